@@ -1,0 +1,124 @@
+# Umbra - build, run and test.
+#
+#   make run              install what is missing, build, start umbrad (data in ./var)
+#   make test             install what is missing, build, run unit, fuzz and end-to-end tests
+#   make test SANITIZE=1  the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz             run every libFuzzer target for FUZZ_SECONDS each
+#   make bench            side-by-side benchmark against mosquitto (bench/run.sh)
+
+CC       ?= cc
+PYTHON   ?= /usr/bin/python3
+SANITIZE ?= 0
+FUZZ_SECONDS ?= 20
+
+PKGS     := libuv jansson sqlite3
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -I. -Ibroker \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+ifeq ($(SANITIZE),1)
+BUILD    := build/asan
+CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+else
+BUILD    := build/release
+endif
+CFLAGS   ?=
+CFLAGS   += $(CFLAGS_BASE)
+
+# Every .c file in a module directory belongs to libumbra.a; programs live in cli/.
+MODULE_DIRS := broker tls registry policy shadow rules
+LIB_SRCS := $(foreach d,$(MODULE_DIRS),$(wildcard $(d)/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libumbra.a
+
+PROGS    := $(BUILD)/umbrad $(BUILD)/umbractl $(BUILD)/umbra-loadgen
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
+
+# Debian packages the build and the tests need (make deps installs the missing ones).
+DEB_BUILD := gcc make pkg-config libuv1-dev libjansson-dev libsqlite3-dev libmbedtls-dev
+DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev mosquitto-clients python3 \
+             python3-paho-mqtt python3-pytest
+DEB_BENCH := mosquitto
+
+.PHONY: all deps deps-bench run test unit e2e fuzz fuzz-build bench clean format
+
+all: $(LIB) $(PROGS)
+
+deps:
+	@sh .ci/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
+
+deps-bench:
+	@sh .ci/install-deps.sh $(DEB_BUILD) $(DEB_BENCH)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p var
+	exec $(BUILD)/umbrad --data-dir ./var --mqtt 127.0.0.1:1883
+
+test: deps
+	@$(MAKE) --no-print-directory all unit-bins
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory e2e
+
+unit-bins: $(UNIT_BINS)
+
+unit: $(UNIT_BINS)
+	@sh tests/run-unit.sh $(UNIT_BINS)
+
+e2e: all
+	UMBRAD=$(CURDIR)/$(BUILD)/umbrad UMBRACTL=$(CURDIR)/$(BUILD)/umbractl \
+	  SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+# Fuzzers always build with clang, libFuzzer and ASan/UBSan, from the sources.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Ibroker -fsanitize=fuzzer,address,undefined \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_LIB_SRCS := $(filter broker/mqtt_% broker/error.c broker/strmap.c broker/trie.c \
+                  broker/retain.c,$(LIB_SRCS))
+
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard broker/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@sh fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+bench: deps-bench
+	@$(MAKE) --no-print-directory all
+	@sh bench/run.sh $(BUILD)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/umbrad: $(BUILD)/obj/cli/umbrad.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/umbractl: $(BUILD)/obj/cli/umbractl.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/umbra-loadgen: $(BUILD)/obj/bench/loadgen.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $< $(LIB) \
+	  $(shell pkg-config --libs cmocka) $(LDLIBS)
+
+format:
+	clang-format -i $(wildcard */*.c */*.h tests/unit/*.c)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,245 @@
+/*
+ * config.c - the configuration table and its three sources.
+ *
+ * The table is the single place a key is declared: its name (JSON key; the
+ * flag is the same with '-' for '_'), its type, where it lives in struct
+ * umbra_config, its default and a line of help.
+ */
+#include "config.h"
+
+#include "error.h"
+#include "log.h"
+#include "profile.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum key_type { KEY_STRING, KEY_UINT };
+
+struct key {
+    const char *name;
+    enum key_type type;
+    size_t offset;
+    const char *def; /* default as text; NULL = unset */
+    const char *help;
+};
+
+#define STR(f, d, h) {#f, KEY_STRING, offsetof(struct umbra_config, f), d, h}
+#define UINT(f, d, h) {#f, KEY_UINT, offsetof(struct umbra_config, f), d, h}
+
+static const struct key keys[] = {
+    STR(data_dir, "./var", "directory for the database and keys"),
+    STR(mqtt, NULL, "plain-TCP MQTT listener HOST:PORT (development and tests; off by default)"),
+    STR(mqtt_profile, "mqtt", "behaviour of the plain listener: mqtt (OASIS 3.1.1) or aws"),
+    STR(log_level, "info", "error, warn, info or debug"),
+    STR(persist_sync, "normal", "normal (survives a killed daemon) or full (survives power loss)"),
+    UINT(max_packet_size, "131072", "largest accepted MQTT packet in bytes"),
+    UINT(max_inflight, "100", "unacknowledged QoS 1/2 messages per client"),
+    UINT(max_queued_messages, "1000", "queued messages per session"),
+    UINT(max_queued_bytes, "16777216", "queued payload bytes per session"),
+    UINT(max_connections, "100000", "simultaneous client connections"),
+    UINT(sys_interval, "10", "seconds between $SYS/broker updates, 0 to disable"),
+    UINT(connect_timeout, "10", "seconds a new connection has to send CONNECT"),
+    UINT(session_expiry, "0", "seconds an offline persistent session is kept, 0 = forever"),
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const struct key *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].name, name) == 0) return &keys[i];
+    return NULL;
+}
+
+static int set_text(struct umbra_config *c, const struct key *k, const char *value, char *err,
+                    size_t errlen)
+{
+    void *field = (char *)c + k->offset;
+    if (k->type == KEY_STRING) {
+        char *copy = value ? strdup(value) : NULL;
+        if (value && !copy) return UMBRA_ENOMEM;
+        free(*(char **)field);
+        *(char **)field = copy;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    if (!value || !*value || *value == '-') goto bad;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (errno || *end) goto bad;
+    *(uint64_t *)field = v;
+    return 0;
+bad:
+    if (err) snprintf(err, errlen, "%s: expected a non-negative integer, got '%s'", k->name,
+                      value ? value : "");
+    return UMBRA_ECONFIG;
+}
+
+int config_init(struct umbra_config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (!keys[i].def) continue;
+        int rc = set_text(c, &keys[i], keys[i].def, NULL, 0);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+void config_free(struct umbra_config *c)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keys[i].type == KEY_STRING) {
+            char **f = (char **)((char *)c + keys[i].offset);
+            free(*f);
+            *f = NULL;
+        }
+}
+
+int config_set(struct umbra_config *c, const char *key, const char *value, char *err,
+               size_t errlen)
+{
+    const struct key *k = find_key(key);
+    if (!k) {
+        if (err) snprintf(err, errlen, "unknown option '%s'", key);
+        return UMBRA_ENOTFOUND;
+    }
+    return set_text(c, k, value, err, errlen);
+}
+
+int config_load_file(struct umbra_config *c, const char *path, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(err, errlen, "%s:%d: %s", path, jerr.line, jerr.text);
+        return UMBRA_ECONFIG;
+    }
+    int rc = 0;
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "%s: the configuration must be a JSON object", path);
+        rc = UMBRA_ECONFIG;
+        goto out;
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(root, name, v)
+    {
+        const struct key *k = find_key(name);
+        if (!k) {
+            snprintf(err, errlen, "%s: unknown key '%s'", path, name);
+            rc = UMBRA_ECONFIG;
+            break;
+        }
+        char num[32];
+        const char *text;
+        if (k->type == KEY_STRING && json_is_string(v)) {
+            text = json_string_value(v);
+        } else if (k->type == KEY_STRING && json_is_null(v)) {
+            text = NULL;
+        } else if (k->type == KEY_UINT && json_is_integer(v) && json_integer_value(v) >= 0) {
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+            text = num;
+        } else {
+            snprintf(err, errlen, "%s: key '%s' must be %s", path, name,
+                     k->type == KEY_STRING ? "a string" : "a non-negative integer");
+            rc = UMBRA_ECONFIG;
+            break;
+        }
+        rc = set_text(c, k, text, err, errlen);
+        if (rc) break;
+    }
+out:
+    json_decref(root);
+    return rc;
+}
+
+int config_parse_listen(const char *spec, char *host, size_t hostlen, int *port)
+{
+    const char *colon;
+    const char *h = spec;
+    size_t hl;
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close || close[1] != ':') return UMBRA_ECONFIG;
+        h = spec + 1;
+        hl = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(spec, ':');
+        if (!colon) return UMBRA_ECONFIG;
+        hl = (size_t)(colon - spec);
+    }
+    if (hl + 1 > hostlen) return UMBRA_ECONFIG;
+    if (hl == 0) {
+        snprintf(host, hostlen, "0.0.0.0");
+    } else {
+        memcpy(host, h, hl);
+        host[hl] = '\0';
+    }
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || p < 0 || p > 65535) return UMBRA_ECONFIG;
+    *port = (int)p;
+    return 0;
+}
+
+int config_validate(const struct umbra_config *c, char *err, size_t errlen)
+{
+    char host[128];
+    int port;
+    if (c->mqtt && config_parse_listen(c->mqtt, host, sizeof host, &port)) {
+        snprintf(err, errlen, "mqtt: expected HOST:PORT or [IPV6]:PORT, got '%s'", c->mqtt);
+        return UMBRA_ECONFIG;
+    }
+    if (!c->mqtt_profile || !umbra_profile_find(c->mqtt_profile)) {
+        snprintf(err, errlen, "mqtt_profile: expected 'mqtt' or 'aws'");
+        return UMBRA_ECONFIG;
+    }
+    if (!c->log_level || umbra_log_level_parse(c->log_level) < 0) {
+        snprintf(err, errlen, "log_level: expected error, warn, info or debug");
+        return UMBRA_ECONFIG;
+    }
+    if (!c->persist_sync ||
+        (strcmp(c->persist_sync, "normal") != 0 && strcmp(c->persist_sync, "full") != 0)) {
+        snprintf(err, errlen, "persist_sync: expected 'normal' or 'full'");
+        return UMBRA_ECONFIG;
+    }
+    if (!c->data_dir || !*c->data_dir) {
+        snprintf(err, errlen, "data_dir: must not be empty");
+        return UMBRA_ECONFIG;
+    }
+    if (c->max_packet_size < 64 || c->max_packet_size > 268435460) {
+        snprintf(err, errlen, "max_packet_size: expected 64..268435460");
+        return UMBRA_ECONFIG;
+    }
+    if (c->max_inflight < 1 || c->max_inflight > 65535) {
+        snprintf(err, errlen, "max_inflight: expected 1..65535");
+        return UMBRA_ECONFIG;
+    }
+    if (c->max_queued_messages < 1) {
+        snprintf(err, errlen, "max_queued_messages: expected at least 1");
+        return UMBRA_ECONFIG;
+    }
+    if (c->max_connections < 1) {
+        snprintf(err, errlen, "max_connections: expected at least 1");
+        return UMBRA_ECONFIG;
+    }
+    return 0;
+}
+
+void config_describe(void (*fn)(void *ctx, const char *key, const char *type, const char *help),
+                     void *ctx)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        char line[256];
+        snprintf(line, sizeof line, "%s%s%s%s", keys[i].help, keys[i].def ? " (default " : "",
+                 keys[i].def ? keys[i].def : "", keys[i].def ? ")" : "");
+        fn(ctx, keys[i].name, keys[i].type == KEY_STRING ? "TEXT" : "N", line);
+    }
+}

@@ -1,0 +1,55 @@
+/*
+ * config.h - umbrad's configuration: defaults, JSON file, command-line flags.
+ *
+ * One table lists every key with its type and default; a JSON key
+ * "max_inflight" is the flag "--max-inflight". Later sources override
+ * earlier ones: defaults, then -c FILE, then flags.
+ */
+#ifndef UMBRA_CONFIG_H
+#define UMBRA_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct umbra_config {
+    char *data_dir;           /* default "./var" */
+    char *mqtt;               /* plain MQTT listener "HOST:PORT", NULL = off */
+    char *mqtt_profile;       /* "mqtt" (default) or "aws" */
+    char *log_level;          /* error|warn|info|debug */
+    char *persist_sync;       /* "normal" (survives kill -9) or "full" (power loss) */
+    uint64_t max_packet_size; /* bytes, default 131072 */
+    uint64_t max_inflight;    /* unacknowledged QoS 1/2 per client, default 100 */
+    uint64_t max_queued_messages; /* per session, default 1000 */
+    uint64_t max_queued_bytes;    /* per session, default 16 MiB */
+    uint64_t max_connections;     /* default 100000 */
+    uint64_t sys_interval;        /* seconds between $SYS updates, 0 = off, default 10 */
+    uint64_t connect_timeout;     /* seconds to send CONNECT, default 10 */
+    uint64_t session_expiry;      /* seconds an offline persistent session lives, 0 = forever */
+};
+
+/* Fill with defaults. Returns 0 or UMBRA_ENOMEM. Free with config_free(). */
+int config_init(struct umbra_config *c);
+void config_free(struct umbra_config *c);
+
+/*
+ * Set one key from text (flag value), e.g. ("max_inflight", "20").
+ * Returns 0, or UMBRA_ENOTFOUND for an unknown key, UMBRA_ECONFIG for a bad
+ * value; err (may be NULL) gets a message for the user.
+ */
+int config_set(struct umbra_config *c, const char *key, const char *value, char *err,
+               size_t errlen);
+
+/* Load a JSON object file; unknown keys and wrong types are errors. */
+int config_load_file(struct umbra_config *c, const char *path, char *err, size_t errlen);
+
+/* Check cross-field rules after loading (profile names, listener syntax). */
+int config_validate(const struct umbra_config *c, char *err, size_t errlen);
+
+/* For --help: calls fn for every key with its default as text. */
+void config_describe(void (*fn)(void *ctx, const char *key, const char *type, const char *help),
+                     void *ctx);
+
+/* Parse "HOST:PORT", "[V6]:PORT" or ":PORT" into host (NUL-terminated) and port. */
+int config_parse_listen(const char *spec, char *host, size_t hostlen, int *port);
+
+#endif

@@ -1,0 +1,467 @@
+/*
+ * conn.c - listeners and client connections on libuv TCP streams.
+ *
+ * The read path decodes packets straight out of the server's shared read
+ * buffer and dispatches them to the handle_*.c functions; the write path
+ * batches a connection's output per loop turn (see conn.h). Closing is
+ * two-phase: conn_close() detaches the session and sends the will at
+ * once, uv_close() frees the memory later.
+ */
+#include "conn.h"
+
+#include "error.h"
+#include "log.h"
+#include "mqtt_codec.h"
+#include "persist.h"
+#include "profile.h"
+#include "router.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A uv_write in progress owns the bytes it writes. */
+struct conn_write_req {
+    uv_write_t req;
+    struct umbra_conn *conn;
+    size_t len;
+    uint8_t data[];
+};
+
+/* ---- intrusive lists ---- */
+
+static void list_insert(struct conn_list *head, struct conn_list *n)
+{
+    n->next = head->next;
+    n->prev = head;
+    head->next->prev = n;
+    head->next = n;
+}
+
+static void list_remove(struct conn_list *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = n;
+}
+
+#define CONN_OF(ptr, member) ((struct umbra_conn *)((char *)(ptr)-offsetof(struct umbra_conn, member)))
+
+/* ---- output ---- */
+
+static void mark_dirty(struct umbra_conn *c)
+{
+    if (c->is_dirty || c->state == CONN_CLOSING) return;
+    c->is_dirty = true;
+    list_insert(&c->server->dirty, &c->dirty_link);
+}
+
+int conn_write(struct umbra_conn *c, const void *a, size_t alen, const void *b, size_t blen)
+{
+    if (c->state == CONN_CLOSING) return UMBRA_EINVAL;
+    if (buf_reserve(&c->out, alen + blen)) return UMBRA_ENOMEM;
+    buf_append(&c->out, a, alen);
+    buf_append(&c->out, b, blen);
+    c->out_total += alen + blen;
+    c->server->stats.bytes_sent += alen + blen;
+    mark_dirty(c);
+    return 0;
+}
+
+void conn_gate(struct umbra_conn *c, uint64_t epoch)
+{
+    if (c->ngates && c->gates[c->ngates - 1].epoch >= epoch) return;
+    if (c->ngates == sizeof c->gates / sizeof c->gates[0]) {
+        /* Full: extend the last gate to the later epoch. Conservative: those
+         * bytes wait a little longer, never less. */
+        c->gates[c->ngates - 1].epoch = epoch;
+        return;
+    }
+    c->gates[c->ngates++] = (struct conn_gate){epoch, c->out_total};
+}
+
+bool conn_is_congested(const struct umbra_conn *c)
+{
+    size_t pending = c->out.len + (c->writing ? c->writing->len : 0);
+    return pending >= c->server->max_out_bytes;
+}
+
+/* Bytes of c->out that may go to the kernel now. */
+static size_t sendable(struct umbra_conn *c)
+{
+    uint64_t committed = c->server->persist ? persist_committed(c->server->persist) : UINT64_MAX;
+    while (c->ngates && c->gates[0].epoch <= committed) {
+        memmove(&c->gates[0], &c->gates[1], (size_t)(c->ngates - 1) * sizeof c->gates[0]);
+        c->ngates--;
+    }
+    if (!c->ngates) return c->out.len;
+    return (size_t)(c->gates[0].offset - c->out_sent);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct conn_write_req *w = (struct conn_write_req *)req;
+    struct umbra_conn *c = w->conn;
+    c->writing = NULL;
+    free(w);
+    if (status < 0) {
+        if (status != UV_ECANCELED) conn_close(c, "write failed");
+        return;
+    }
+    if (c->state == CONN_CLOSING) return;
+    mark_dirty(c);
+    if (c->session) router_pump(c->server, c->session);
+}
+
+/* Returns false when the connection stays dirty (gated output). */
+static bool flush_one(struct umbra_conn *c)
+{
+    if (c->writing) return true; /* on_written marks it dirty again */
+    size_t n = sendable(c);
+    if (n > 0) {
+        uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)n);
+        int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (w == UV_EAGAIN || w == UV_ENOSYS) w = 0;
+        if (w < 0) {
+            conn_close(c, "write failed");
+            return true;
+        }
+        if ((size_t)w < n) {
+            size_t rest = n - (size_t)w;
+            struct conn_write_req *req = malloc(sizeof *req + rest);
+            if (!req) {
+                conn_close(c, "out of memory");
+                return true;
+            }
+            req->conn = c;
+            req->len = rest;
+            memcpy(req->data, c->out.data + w, rest);
+            uv_buf_t rb = uv_buf_init((char *)req->data, (unsigned)rest);
+            if (uv_write(&req->req, (uv_stream_t *)&c->tcp, &rb, 1, on_written)) {
+                free(req);
+                conn_close(c, "write failed");
+                return true;
+            }
+            c->writing = req;
+        }
+        buf_consume(&c->out, n);
+        c->out_sent += n;
+        c->out_idle_ticks = 0;
+        /* The window may have room again: let queued messages follow. */
+        if (!c->writing && c->session && session_queued(c->session) && !conn_is_congested(c))
+            router_pump(c->server, c->session);
+    }
+    return c->ngates == 0 || c->out.len == 0;
+}
+
+void conn_flush_all(struct umbra_server *s)
+{
+    /* Detach the list first: flushing may dirty connections again. */
+    struct conn_list pending = {&pending, &pending};
+    if (s->dirty.next == &s->dirty) return;
+    pending.next = s->dirty.next;
+    pending.prev = s->dirty.prev;
+    pending.next->prev = &pending;
+    pending.prev->next = &pending;
+    s->dirty.next = s->dirty.prev = &s->dirty;
+    while (pending.next != &pending) {
+        struct conn_list *n = pending.next;
+        struct umbra_conn *c = CONN_OF(n, dirty_link);
+        list_remove(n);
+        c->is_dirty = false;
+        if (c->state == CONN_CLOSING) continue;
+        if (!flush_one(c) || c->out.len > 0) {
+            /* Gated on persistence, or more was queued while flushing. */
+            if (c->state != CONN_CLOSING && c->out.len > 0 && !c->writing) mark_dirty(c);
+        }
+    }
+}
+
+/* ---- closing ---- */
+
+static void on_closed(uv_handle_t *h)
+{
+    struct umbra_conn *c = (struct umbra_conn *)h;
+    buf_free(&c->in);
+    buf_free(&c->out);
+    msg_unref(c->will);
+    free(c);
+}
+
+static void detach_session(struct umbra_conn *c)
+{
+    struct umbra_server *s = c->server;
+    struct umbra_session *sess = c->session;
+    if (!sess) return;
+    c->session = NULL;
+    sess->conn = NULL;
+    sess->offline_since_ms = server_now_ms(s);
+    if (sess->is_clean) {
+        server_session_destroy(s, sess);
+        return;
+    }
+    router_session_offline(s, sess);
+    if (sess->is_persisted)
+        persist_session_put(s->persist, sess->client_id, sess->client_id_len,
+                            sess->offline_since_ms);
+}
+
+void conn_close(struct umbra_conn *c, const char *reason)
+{
+    if (c->state == CONN_CLOSING) return;
+    struct umbra_server *s = c->server;
+    bool was_connected = c->state == CONN_CONNECTED;
+    /* Best effort: a CONNACK with an error code, or acks not gated. */
+    if (c->out.len && !c->writing) {
+        size_t n = sendable(c);
+        if (n) {
+            uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)n);
+            uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        }
+    }
+    c->state = CONN_CLOSING;
+    if (c->is_dirty) {
+        list_remove(&c->dirty_link);
+        c->is_dirty = false;
+    }
+    list_remove(&c->link);
+    s->nconns--;
+    if (was_connected) {
+        s->stats.clients_connected--;
+        log_info("client disconnected: id=%s addr=%s listener=%s reason=%s",
+                 c->session ? c->session->client_id : "?", c->peer, c->listener->kind, reason);
+    } else {
+        log_info("connection closed before CONNECT completed: addr=%s listener=%s reason=%s",
+                 c->peer, c->listener->kind, reason);
+    }
+    struct umbra_msg *will = c->will;
+    c->will = NULL;
+    detach_session(c);
+    if (will && !c->is_clean_disconnect && was_connected)
+        router_publish(s, will->topic, will->topic_len, will->payload, will->payload_len,
+                       c->will_qos, c->will_retain, will, false);
+    msg_unref(will);
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+/* ---- input ---- */
+
+static int dispatch(struct umbra_conn *c, const struct mqtt_frame *f)
+{
+    if (c->state == CONN_NEW) {
+        if (f->type != MQTT_CONNECT) {
+            conn_close(c, "first packet is not CONNECT");
+            return UMBRA_EPROTOCOL;
+        }
+        return handle_connect(c, f);
+    }
+    struct mqtt_packet pkt;
+    int rc = mqtt_decode(f, &pkt);
+    if (rc) {
+        char why[64];
+        snprintf(why, sizeof why, "malformed %s", mqtt_type_name(f->type));
+        conn_close(c, why);
+        return rc;
+    }
+    switch (pkt.type) {
+    case MQTT_PUBLISH:
+        return handle_publish(c, &pkt.u.publish, f);
+    case MQTT_PUBACK:
+    case MQTT_PUBREC:
+    case MQTT_PUBREL:
+    case MQTT_PUBCOMP:
+        return handle_ack(c, pkt.type, pkt.u.ack.packet_id);
+    case MQTT_SUBSCRIBE:
+        return handle_subscribe(c, &pkt.u.subscribe);
+    case MQTT_UNSUBSCRIBE:
+        return handle_unsubscribe(c, &pkt.u.unsubscribe);
+    case MQTT_PINGREQ: {
+        uint8_t resp[2];
+        mqtt_encode_empty(resp, sizeof resp, MQTT_PINGRESP);
+        return conn_write(c, resp, sizeof resp, NULL, 0);
+    }
+    case MQTT_DISCONNECT:
+        c->is_clean_disconnect = true;
+        conn_close(c, "client sent DISCONNECT");
+        return UMBRA_EPROTOCOL; /* stop reading */
+    case MQTT_CONNECT:
+        conn_close(c, "second CONNECT");
+        return UMBRA_EPROTOCOL;
+    default:
+        conn_close(c, "packet type only a server may send");
+        return UMBRA_EPROTOCOL;
+    }
+}
+
+/* Decode and handle every whole packet in data; returns bytes consumed. */
+static size_t process(struct umbra_conn *c, const uint8_t *data, size_t len)
+{
+    size_t off = 0;
+    while (c->state != CONN_CLOSING && off < len) {
+        struct mqtt_frame f;
+        int rc = mqtt_frame(data + off, len - off, c->server->max_packet_size, &f, NULL);
+        if (rc == 0) break;
+        if (rc < 0) {
+            conn_close(c, rc == UMBRA_ETOO_LARGE ? "packet too large" : "malformed packet");
+            return len;
+        }
+        c->server->stats.bytes_received += f.total_len;
+        if (dispatch(c, &f) != 0 && c->state != CONN_CLOSING) conn_close(c, "protocol error");
+        off += f.total_len;
+    }
+    return off;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    (void)suggested;
+    struct umbra_conn *c = (struct umbra_conn *)h;
+    *b = uv_buf_init((char *)c->server->read_buf, (unsigned)c->server->read_buf_size);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+{
+    struct umbra_conn *c = (struct umbra_conn *)st;
+    if (nread < 0) {
+        conn_close(c, nread == UV_EOF ? "connection closed by client" : uv_strerror((int)nread));
+        return;
+    }
+    if (nread == 0 || c->state == CONN_CLOSING) return;
+    c->last_rx_ms = server_now_ms(c->server);
+    const uint8_t *data = (const uint8_t *)b->base;
+    size_t len = (size_t)nread;
+    if (c->in.len == 0) {
+        size_t used = process(c, data, len);
+        if (c->state != CONN_CLOSING && used < len && buf_append(&c->in, data + used, len - used))
+            conn_close(c, "out of memory");
+        return;
+    }
+    if (buf_append(&c->in, data, len)) {
+        conn_close(c, "out of memory");
+        return;
+    }
+    size_t used = process(c, c->in.data, c->in.len);
+    if (c->state == CONN_CLOSING) return;
+    buf_consume(&c->in, used);
+    if (c->in.len == 0 && c->in.cap > 4096) buf_free(&c->in);
+}
+
+/* ---- accepting ---- */
+
+static void format_peer(struct umbra_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+            uv_ip6_name(a6, ip, sizeof ip);
+            port = ntohs(a6->sin6_port);
+            snprintf(c->peer, sizeof c->peer, "[%s]:%d", ip, port);
+            return;
+        }
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        uv_ip4_name(a4, ip, sizeof ip);
+        port = ntohs(a4->sin_port);
+    }
+    snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+}
+
+static void on_connection(uv_stream_t *server_handle, int status)
+{
+    struct umbra_listener *l = server_handle->data;
+    struct umbra_server *s = l->server;
+    if (status < 0) {
+        log_warn("accept on %s failed: %s", l->addr, uv_strerror(status));
+        return;
+    }
+    struct umbra_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        log_error("out of memory accepting a connection");
+        return;
+    }
+    uv_tcp_init(s->loop, &c->tcp);
+    c->server = s;
+    c->listener = l;
+    c->link.prev = c->link.next = &c->link;
+    c->dirty_link.prev = c->dirty_link.next = &c->dirty_link;
+    if (uv_accept(server_handle, (uv_stream_t *)&c->tcp)) {
+        uv_close((uv_handle_t *)&c->tcp, on_closed);
+        return;
+    }
+    c->id = ++s->next_conn_id;
+    c->accepted_ms = c->last_rx_ms = server_now_ms(s);
+    list_insert(&s->conns, &c->link);
+    s->nconns++;
+    format_peer(c);
+    if (s->is_stopping || s->nconns > s->cfg->max_connections) {
+        conn_close(c, s->is_stopping ? "server stopping" : "too many connections");
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) conn_close(c, "read failed");
+}
+
+int listener_start(struct umbra_server *s, const char *kind, const char *spec,
+                   const struct umbra_profile *profile)
+{
+    char host[128];
+    int port;
+    if (config_parse_listen(spec, host, sizeof host, &port)) return UMBRA_ECONFIG;
+    if (s->nlisteners == (int)(sizeof s->listeners / sizeof s->listeners[0])) return UMBRA_ELIMIT;
+    struct sockaddr_storage ss;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)) {
+        log_error("%s: '%s' is not an IP address", kind, host);
+        return UMBRA_ECONFIG;
+    }
+    struct umbra_listener *l = calloc(1, sizeof *l);
+    if (!l) return UMBRA_ENOMEM;
+    l->server = s;
+    l->profile = profile;
+    l->kind = kind;
+    snprintf(l->addr, sizeof l->addr, "%s", spec);
+    uv_tcp_init(s->loop, &l->tcp);
+    l->tcp.data = l;
+    int rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
+    if (!rc) rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection);
+    if (rc) {
+        log_error("%s: cannot listen on %s: %s", kind, spec, uv_strerror(rc));
+        uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
+        return UMBRA_EIO;
+    }
+    struct sockaddr_storage bound;
+    int blen = sizeof bound;
+    int bport = port;
+    if (uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&bound, &blen) == 0)
+        bport = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    s->listeners[s->nlisteners++] = l;
+    log_info("listening: %s on %s port %d (profile %s%s)", kind, host, bport, profile->name,
+             strcmp(kind, "mqtt") == 0 ? ", insecure: no authentication" : "");
+    return 0;
+}
+
+void listener_close(struct umbra_listener *l)
+{
+    uv_close((uv_handle_t *)&l->tcp, (uv_close_cb)free);
+}
+
+/* ---- timers ---- */
+
+void conn_tick(struct umbra_conn *c, uint64_t now_ms)
+{
+    if (c->state == CONN_NEW) {
+        if (now_ms - c->accepted_ms >= c->server->cfg->connect_timeout * 1000)
+            conn_close(c, "no CONNECT within the connect timeout");
+        return;
+    }
+    if (c->keepalive && now_ms - c->last_rx_ms >= (uint64_t)c->keepalive * 1500) {
+        conn_close(c, "keepalive timeout");
+        return;
+    }
+    /* Give an idle connection's output buffer back after a couple of ticks. */
+    if (c->out.len == 0 && c->out.cap && !c->writing && ++c->out_idle_ticks >= 2) buf_free(&c->out);
+}

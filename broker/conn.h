@@ -1,0 +1,111 @@
+/*
+ * conn.h - one client connection: a libuv TCP stream, its framing state,
+ * its output buffer and its keepalive.
+ *
+ * Input: reads land in the server's shared read buffer and are decoded in
+ * place; only the tail of a packet split across reads is copied into the
+ * connection's own buffer, so an idle connection holds no buffer at all.
+ * Output: packets are appended to the connection's output buffer and
+ * written once per loop turn (uv_try_write, then uv_write for what the
+ * kernel did not take). Output that acknowledges durable state is gated:
+ * it waits until the persistence batch it depends on is committed.
+ */
+#ifndef UMBRA_CONN_H
+#define UMBRA_CONN_H
+
+#include "buf.h"
+#include "message.h"
+#include "mqtt_codec.h"
+#include "server.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct umbra_profile;
+
+enum conn_state {
+    CONN_NEW,       /* accepted, waiting for CONNECT */
+    CONN_CONNECTED, /* CONNACK 0 sent */
+    CONN_CLOSING,   /* uv_close called */
+};
+
+struct umbra_listener {
+    uv_tcp_t tcp;
+    struct umbra_server *server;
+    const struct umbra_profile *profile;
+    const char *kind; /* "mqtt" */
+    char addr[80];
+};
+
+struct conn_gate {
+    uint64_t epoch;  /* persistence batch that must commit first */
+    uint64_t offset; /* first gated byte, counted in out_total */
+};
+
+struct conn_write_req;
+
+struct umbra_conn {
+    uv_tcp_t tcp; /* first: the handle's address is the connection's */
+    struct umbra_server *server;
+    struct umbra_listener *listener;
+    struct umbra_session *session; /* NULL until CONNECT succeeds */
+    struct conn_list link;         /* server->conns */
+    struct conn_list dirty_link;   /* server->dirty when output is pending */
+    uint64_t id;
+
+    struct buf in;  /* partial packet carried between reads */
+    struct buf out; /* bytes not yet handed to the kernel */
+    struct conn_write_req *writing;
+    uint64_t out_total; /* bytes ever appended to out */
+    uint64_t out_sent;  /* bytes ever taken out of out */
+    struct conn_gate gates[4];
+    uint8_t ngates;
+    uint8_t out_idle_ticks;
+
+    uint8_t state;
+    bool is_dirty;
+    bool is_clean_disconnect; /* DISCONNECT received: no will */
+    uint16_t keepalive;       /* effective, seconds; 0 = none */
+    uint64_t accepted_ms;
+    uint64_t last_rx_ms;
+
+    struct umbra_msg *will; /* NULL when there is none */
+    uint8_t will_qos;
+    bool will_retain;
+
+    char peer[56]; /* "ip:port" for logs */
+};
+
+/* Start listening; the listener is owned by the server. */
+int listener_start(struct umbra_server *s, const char *kind, const char *spec,
+                   const struct umbra_profile *profile);
+void listener_close(struct umbra_listener *l);
+
+/* Append bytes to the output (a, then b; either may be empty). Marks the
+ * connection for this turn's flush. Returns 0 or UMBRA_ENOMEM. */
+int conn_write(struct umbra_conn *c, const void *a, size_t alen, const void *b, size_t blen);
+/* Everything appended from now on waits for persistence batch `epoch`. */
+void conn_gate(struct umbra_conn *c, uint64_t epoch);
+/* Too much output pending: hold back deliveries. */
+bool conn_is_congested(const struct umbra_conn *c);
+
+/* Close with a reason for the log; sends the will unless the client said
+ * DISCONNECT. Safe to call twice. */
+void conn_close(struct umbra_conn *c, const char *reason);
+
+/* Called once per loop turn: write the output of every dirty connection. */
+void conn_flush_all(struct umbra_server *s);
+/* Called by the server's 1 s tick: keepalive and CONNECT deadlines. */
+void conn_tick(struct umbra_conn *c, uint64_t now_ms);
+
+/* Packet handlers (handle_*.c). Each returns 0, or an error after which the
+ * caller closes the connection (the handler has logged why). */
+int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f);
+int handle_publish(struct umbra_conn *c, const struct mqtt_publish *p,
+                   const struct mqtt_frame *f);
+int handle_ack(struct umbra_conn *c, int type, uint16_t packet_id);
+int handle_subscribe(struct umbra_conn *c, const struct mqtt_subscribe *sub);
+int handle_unsubscribe(struct umbra_conn *c, const struct mqtt_unsubscribe *unsub);
+
+#endif

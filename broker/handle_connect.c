@@ -1,0 +1,151 @@
+/*
+ * handle_connect.c - CONNECT: validation, client id, takeover, session
+ * resume or creation, will, keepalive, CONNACK.
+ */
+#include "conn.h"
+#include "error.h"
+#include "log.h"
+#include "mqtt_codec.h"
+#include "persist.h"
+#include "profile.h"
+#include "router.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void refuse(struct umbra_conn *c, uint8_t rc, const char *why)
+{
+    uint8_t pkt[4];
+    mqtt_encode_connack(pkt, sizeof pkt, false, rc);
+    conn_write(c, pkt, sizeof pkt, NULL, 0);
+    char reason[96];
+    snprintf(reason, sizeof reason, "CONNACK %u: %s", rc, why);
+    conn_close(c, reason);
+}
+
+static uint16_t effective_keepalive(const struct umbra_profile *p, uint16_t asked)
+{
+    if (!p->keepalive_max) return asked;
+    if (asked == 0 || asked > p->keepalive_max) return p->keepalive_max;
+    if (asked < p->keepalive_min) return p->keepalive_min;
+    return asked;
+}
+
+/* Generated ids never start with '$' (reserved on AWS). */
+static size_t generate_client_id(struct umbra_conn *c, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "umbra-%llx-%llx", (unsigned long long)c->server->start_ms,
+                     (unsigned long long)c->id);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+static int take_will(struct umbra_conn *c, const struct mqtt_connect *m)
+{
+    if (!m->has_will) return 0;
+    if (!mqtt_topic_within_limits(m->will_topic.ptr, m->will_topic.len,
+                                  &c->listener->profile->topic_limits))
+        return UMBRA_ETOPIC;
+    if (c->listener->profile->qos2_disconnects && m->will_qos == 2) return UMBRA_EPROTOCOL;
+    c->will = msg_new(m->will_topic.ptr, m->will_topic.len, m->will_payload.ptr,
+                      m->will_payload.len, m->will_qos);
+    if (!c->will) return UMBRA_ENOMEM;
+    c->will_qos = m->will_qos;
+    c->will_retain = m->will_retain;
+    return 0;
+}
+
+/* Find or make the session; *present tells CONNACK whether one was resumed. */
+static struct umbra_session *open_session(struct umbra_conn *c, const char *id, size_t id_len,
+                                          bool is_clean, bool *present)
+{
+    struct umbra_server *s = c->server;
+    struct umbra_session *sess = server_session_find(s, id, id_len);
+    if (sess && sess->conn) {
+        /* Takeover (MQTT-3.1.4-2): the older connection goes, with its will.
+         * A clean session dies with it, so look the id up again. */
+        conn_close(sess->conn, "session taken over by a new connection");
+        sess = server_session_find(s, id, id_len);
+    }
+    *present = false;
+    if (sess && is_clean) {
+        server_session_destroy(s, sess);
+        sess = NULL;
+    }
+    if (sess) {
+        *present = true;
+        return sess;
+    }
+    sess = server_session_create(s, id, id_len, is_clean);
+    if (sess && !is_clean) {
+        sess->is_persisted = true;
+        persist_session_put(s->persist, sess->client_id, sess->client_id_len, 0);
+    }
+    return sess;
+}
+
+int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
+{
+    struct umbra_server *s = c->server;
+    const struct umbra_profile *profile = c->listener->profile;
+    struct mqtt_packet pkt;
+    int rc = mqtt_decode(f, &pkt);
+    if (rc == UMBRA_EPROTO_NAME || rc == UMBRA_EPROTO_LEVEL) {
+        refuse(c, MQTT_CONNACK_BAD_PROTOCOL, umbra_strerror(rc));
+        return rc;
+    }
+    if (rc == UMBRA_ECLIENT_ID) {
+        refuse(c, MQTT_CONNACK_ID_REJECTED, "empty client id needs clean session");
+        return rc;
+    }
+    if (rc) {
+        conn_close(c, "malformed CONNECT");
+        return rc;
+    }
+    const struct mqtt_connect *m = &pkt.u.connect;
+    if (profile->max_client_id && m->client_id.len > profile->max_client_id) {
+        refuse(c, MQTT_CONNACK_ID_REJECTED, "client id too long");
+        return UMBRA_ECLIENT_ID;
+    }
+    char generated[64];
+    const char *id = m->client_id.ptr;
+    size_t id_len = m->client_id.len;
+    if (id_len == 0) {
+        id_len = generate_client_id(c, generated, sizeof generated);
+        id = generated;
+    }
+    rc = take_will(c, m);
+    if (rc) {
+        conn_close(c, rc == UMBRA_ENOMEM ? "out of memory" : "will not allowed");
+        return rc;
+    }
+
+    uint64_t ops_before = persist_op_count(s->persist);
+    bool present;
+    struct umbra_session *sess = open_session(c, id, id_len, m->clean_session, &present);
+    if (!sess) {
+        refuse(c, MQTT_CONNACK_UNAVAILABLE, "out of memory");
+        return UMBRA_ENOMEM;
+    }
+    sess->conn = c;
+    sess->profile = profile;
+    c->session = sess;
+    c->state = CONN_CONNECTED;
+    c->keepalive = effective_keepalive(profile, m->keepalive);
+    c->last_rx_ms = server_now_ms(s);
+    s->stats.clients_connected++;
+    s->stats.connections_total++;
+    if (s->stats.clients_connected > s->stats.clients_maximum)
+        s->stats.clients_maximum = s->stats.clients_connected;
+
+    /* A new persistent session is acknowledged only once it is on disk. */
+    if (persist_op_count(s->persist) != ops_before) conn_gate(c, persist_epoch(s->persist));
+    uint8_t ack[4];
+    mqtt_encode_connack(ack, sizeof ack, present, MQTT_CONNACK_ACCEPTED);
+    conn_write(c, ack, sizeof ack, NULL, 0);
+    log_info("client connected: id=%s addr=%s listener=%s clean=%d keepalive=%u%s%s",
+             sess->client_id, c->peer, c->listener->kind, m->clean_session, c->keepalive,
+             present ? " session=resumed" : "",
+             s->listeners[0] && strcmp(c->listener->kind, "mqtt") == 0 ? " insecure" : "");
+    if (present) router_resume(s, sess);
+    return 0;
+}

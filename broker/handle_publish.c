@@ -1,0 +1,92 @@
+/*
+ * handle_publish.c - PUBLISH from a client and the acknowledgement packets
+ * of both directions (PUBACK, PUBREC, PUBREL, PUBCOMP).
+ *
+ * Incoming QoS 2 uses the spec's "method B" bookkeeping: the message is
+ * routed when the PUBLISH arrives and its packet id remembered until
+ * PUBREL, so a re-sent PUBLISH with the same id is not routed twice.
+ */
+#include "conn.h"
+#include "error.h"
+#include "log.h"
+#include "mqtt_codec.h"
+#include "persist.h"
+#include "profile.h"
+#include "router.h"
+
+#include <string.h>
+
+static void send_ack(struct umbra_conn *c, enum mqtt_type type, uint16_t packet_id)
+{
+    uint8_t pkt[4];
+    mqtt_encode_ack(pkt, sizeof pkt, type, packet_id);
+    conn_write(c, pkt, sizeof pkt, NULL, 0);
+}
+
+/* Clients may not write the broker's own $SYS tree: drop silently, as
+ * mosquitto does, but still complete the QoS flow. */
+static bool is_reserved_for_broker(const struct mqtt_publish *p)
+{
+    return p->topic.len >= 5 && memcmp(p->topic.ptr, "$SYS/", 5) == 0;
+}
+
+int handle_publish(struct umbra_conn *c, const struct mqtt_publish *p, const struct mqtt_frame *f)
+{
+    (void)f;
+    struct umbra_server *s = c->server;
+    struct umbra_session *sess = c->session;
+    const struct umbra_profile *profile = c->listener->profile;
+    if (p->qos == 2 && profile->qos2_disconnects) {
+        conn_close(c, "QoS 2 PUBLISH is not supported on this listener");
+        return UMBRA_EPROTOCOL;
+    }
+    if (!mqtt_topic_within_limits(p->topic.ptr, p->topic.len, &profile->topic_limits)) {
+        conn_close(c, "topic exceeds the listener's limits");
+        return UMBRA_ETOPIC;
+    }
+    s->stats.msgs_received++;
+
+    if (p->qos == 2 && session_incoming_qos2_has(sess, p->packet_id)) {
+        send_ack(c, MQTT_PUBREC, p->packet_id); /* a re-send: already routed */
+        return 0;
+    }
+    uint64_t ops_before = persist_op_count(s->persist);
+    if (!is_reserved_for_broker(p))
+        router_publish(s, p->topic.ptr, p->topic.len, p->payload.ptr, p->payload.len, p->qos,
+                       p->retain, NULL, false);
+    if (p->qos == 0) return 0;
+    if (p->qos == 2) {
+        if (session_incoming_qos2_add(sess, p->packet_id)) {
+            conn_close(c, "out of memory");
+            return UMBRA_ENOMEM;
+        }
+        if (sess->is_persisted)
+            persist_incoming_qos2(s->persist, sess->client_id, sess->client_id_len, p->packet_id,
+                                  true);
+    }
+    /* Acknowledge only what is durable: gate the ack on this turn's batch
+     * when routing stored anything (retained, persistent-session queues). */
+    if (persist_op_count(s->persist) != ops_before) conn_gate(c, persist_epoch(s->persist));
+    send_ack(c, p->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, p->packet_id);
+    return 0;
+}
+
+int handle_ack(struct umbra_conn *c, int type, uint16_t packet_id)
+{
+    struct umbra_server *s = c->server;
+    struct umbra_session *sess = c->session;
+    if (type == MQTT_PUBREL) {
+        if (session_incoming_qos2_del(sess, packet_id) && sess->is_persisted)
+            persist_incoming_qos2(s->persist, sess->client_id, sess->client_id_len, packet_id,
+                                  false);
+        /* PUBCOMP even for an unknown id (MQTT-4.3.3-2 re-sent PUBREL). */
+        send_ack(c, MQTT_PUBCOMP, packet_id);
+        return 0;
+    }
+    if (type == MQTT_PUBREC && c->listener->profile->qos2_disconnects) {
+        conn_close(c, "QoS 2 flow is not supported on this listener");
+        return UMBRA_EPROTOCOL;
+    }
+    router_acked(s, sess, type, packet_id);
+    return 0;
+}

@@ -1,0 +1,143 @@
+/*
+ * handle_subscribe.c - SUBSCRIBE and UNSUBSCRIBE: profile limits, the trie,
+ * the session's list, persistence, SUBACK, then retained messages.
+ */
+#include "conn.h"
+#include "error.h"
+#include "log.h"
+#include "mqtt_codec.h"
+#include "persist.h"
+#include "profile.h"
+#include "retain.h"
+#include "router.h"
+#include "trie.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct retained_ctx {
+    struct umbra_server *s;
+    struct umbra_session *sess;
+    uint8_t granted;
+};
+
+static void send_retained(void *ctx, const char *topic, size_t len, void *m)
+{
+    (void)topic;
+    (void)len;
+    struct retained_ctx *r = ctx;
+    struct umbra_msg *msg = m;
+    uint8_t qos = msg->qos < r->granted ? msg->qos : r->granted;
+    router_deliver(r->s, r->sess, msg, qos, true);
+}
+
+static bool has_wildcard(const char *f, size_t len)
+{
+    return memchr(f, '+', len) || memchr(f, '#', len);
+}
+
+/* Stored retained messages for a new subscription (none for $share). */
+static void deliver_retained(struct umbra_conn *c, const struct mqtt_str *filter, uint8_t granted)
+{
+    const struct umbra_profile *profile = c->listener->profile;
+    const char *g, *inner;
+    size_t glen, ilen;
+    if (mqtt_topic_split_shared(filter->ptr, filter->len, &g, &glen, &inner, &ilen)) return;
+    struct retained_ctx r = {c->server, c->session, granted};
+    if (profile->retained_exact_only) {
+        if (has_wildcard(filter->ptr, filter->len)) return;
+        void *m = retain_get(c->server->retained, filter->ptr, filter->len);
+        if (m) send_retained(&r, filter->ptr, filter->len, m);
+        return;
+    }
+    retain_match(c->server->retained, filter->ptr, filter->len, profile->hash_matches_parent,
+                 send_retained, &r);
+}
+
+/* Returns the SUBACK code for one filter, or a negative error to close. */
+static int subscribe_one(struct umbra_conn *c, const struct mqtt_str *filter, uint8_t qos)
+{
+    struct umbra_server *s = c->server;
+    struct umbra_session *sess = c->session;
+    const struct umbra_profile *profile = c->listener->profile;
+    if (qos == 2 && profile->qos2_disconnects) return UMBRA_EPROTOCOL;
+    if (!mqtt_topic_within_limits(filter->ptr, filter->len, &profile->topic_limits))
+        return MQTT_SUBACK_FAILURE;
+    bool existed = false;
+    for (uint32_t i = 0; i < sess->nsubs; i++)
+        if (sess->subs[i].len == filter->len &&
+            memcmp(sess->subs[i].filter, filter->ptr, filter->len) == 0)
+            existed = true;
+    if (!existed && profile->max_subscriptions && sess->nsubs >= profile->max_subscriptions)
+        return MQTT_SUBACK_FAILURE;
+    if (session_sub_set(sess, filter->ptr, filter->len, qos, NULL)) return MQTT_SUBACK_FAILURE;
+    if (trie_subscribe(s->trie, filter->ptr, filter->len, sess, qos, NULL)) {
+        session_sub_del(sess, filter->ptr, filter->len);
+        return MQTT_SUBACK_FAILURE;
+    }
+    if (sess->is_persisted)
+        persist_sub_put(s->persist, sess->client_id, sess->client_id_len, filter->ptr,
+                        filter->len, qos);
+    return qos;
+}
+
+int handle_subscribe(struct umbra_conn *c, const struct mqtt_subscribe *sub)
+{
+    struct umbra_server *s = c->server;
+    const struct umbra_profile *profile = c->listener->profile;
+    if (profile->max_filters_per_subscribe && sub->count > profile->max_filters_per_subscribe) {
+        conn_close(c, "too many filters in one SUBSCRIBE");
+        return UMBRA_ELIMIT;
+    }
+    uint8_t *codes = malloc(sub->count);
+    if (!codes) {
+        conn_close(c, "out of memory");
+        return UMBRA_ENOMEM;
+    }
+    uint64_t ops_before = persist_op_count(s->persist);
+    struct mqtt_list_iter it;
+    struct mqtt_str filter;
+    uint8_t qos;
+    size_t n = 0;
+    mqtt_list_iter_init(&it, &sub->list);
+    while (mqtt_subscribe_next(&it, &filter, &qos)) {
+        int rc = subscribe_one(c, &filter, qos);
+        if (rc < 0) {
+            free(codes);
+            conn_close(c, "QoS 2 SUBSCRIBE is not supported on this listener");
+            return rc;
+        }
+        codes[n++] = (uint8_t)rc;
+    }
+    if (persist_op_count(s->persist) != ops_before) conn_gate(c, persist_epoch(s->persist));
+    size_t need = mqtt_encode_suback(s->scratch, s->scratch_size, sub->packet_id, codes, n);
+    if (need <= s->scratch_size) conn_write(c, s->scratch, need, NULL, 0);
+
+    /* Retained messages follow the SUBACK, in filter order. */
+    mqtt_list_iter_init(&it, &sub->list);
+    for (size_t i = 0; mqtt_subscribe_next(&it, &filter, &qos); i++)
+        if (codes[i] != MQTT_SUBACK_FAILURE) deliver_retained(c, &filter, codes[i]);
+    free(codes);
+    return 0;
+}
+
+int handle_unsubscribe(struct umbra_conn *c, const struct mqtt_unsubscribe *unsub)
+{
+    struct umbra_server *s = c->server;
+    struct umbra_session *sess = c->session;
+    uint64_t ops_before = persist_op_count(s->persist);
+    struct mqtt_list_iter it;
+    struct mqtt_str filter;
+    mqtt_list_iter_init(&it, &unsub->list);
+    while (mqtt_unsubscribe_next(&it, &filter)) {
+        if (session_sub_del(sess, filter.ptr, filter.len)) continue;
+        trie_unsubscribe(s->trie, filter.ptr, filter.len, sess);
+        if (sess->is_persisted)
+            persist_sub_del(s->persist, sess->client_id, sess->client_id_len, filter.ptr,
+                            filter.len);
+    }
+    if (persist_op_count(s->persist) != ops_before) conn_gate(c, persist_epoch(s->persist));
+    uint8_t pkt[4];
+    mqtt_encode_ack(pkt, sizeof pkt, MQTT_UNSUBACK, unsub->packet_id);
+    return conn_write(c, pkt, sizeof pkt, NULL, 0);
+}

@@ -1,0 +1,111 @@
+/*
+ * server.h - the broker: one libuv loop owning every session, the trie,
+ * retained messages, listeners and connections.
+ *
+ * Loop thread only (the persistence writer is the one other thread, and it
+ * only sees its own batches). Nothing here locks.
+ */
+#ifndef UMBRA_SERVER_H
+#define UMBRA_SERVER_H
+
+#include "config.h"
+#include "session.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct umbra_conn;
+struct umbra_listener;
+struct persist;
+struct trie;
+struct retain_store;
+struct strmap;
+
+/* Counters published on $SYS (and later as metrics). */
+struct umbra_stats {
+    uint64_t msgs_received;
+    uint64_t msgs_sent;
+    uint64_t bytes_received;
+    uint64_t bytes_sent;
+    uint64_t msgs_dropped;
+    uint64_t connections_total;
+    uint64_t clients_connected;
+    uint64_t clients_maximum;
+};
+
+/* Intrusive doubly linked list node. */
+struct conn_list {
+    struct conn_list *prev, *next;
+};
+
+/* One recipient of a publish, gathered before delivering. */
+struct route_target {
+    struct umbra_session *session;
+    uint8_t qos;
+};
+
+struct umbra_server {
+    uv_loop_t *loop;
+    const struct umbra_config *cfg;
+    struct session_limits limits;
+    size_t max_packet_size;
+    size_t max_out_bytes; /* output a connection may hold before it is congested */
+
+    struct persist *persist;
+    struct trie *trie;
+    struct retain_store *retained;
+    struct strmap *sessions; /* client id -> struct umbra_session */
+
+    struct conn_list conns;  /* every live connection */
+    struct conn_list dirty;  /* connections with output to flush this turn */
+    uint64_t nconns;
+    uint64_t next_conn_id;
+
+    struct umbra_listener *listeners[4];
+    int nlisteners;
+
+    uv_prepare_t flush_handle;
+    uv_timer_t tick_timer;
+    uv_timer_t sys_timer;
+    uv_signal_t sigint_handle, sigterm_handle;
+    bool is_stopping;
+    bool has_handles; /* timers, signals and the flush hook are initialised */
+
+    /* Shared, reused buffers: one read buffer for all connections (reads are
+     * handled to completion before the next), and encode scratch space. */
+    uint8_t *read_buf;
+    size_t read_buf_size;
+    uint8_t *scratch;
+    size_t scratch_size;
+
+    /* Publish fan-out scratch. */
+    struct route_target *targets;
+    uint32_t ntargets, targets_cap;
+    uint64_t match_epoch;
+
+    struct umbra_stats stats;
+    uint64_t start_ms;
+    uint64_t last_expiry_scan_ms;
+};
+
+/* Set up the server with its configuration (borrowed, must outlive it). */
+int server_init(struct umbra_server *s, uv_loop_t *loop, const struct umbra_config *cfg);
+/* Open the data dir, load state, bind listeners, start timers and signals. */
+int server_start(struct umbra_server *s);
+/* Begin a clean stop: close listeners and connections, flush, let the loop end. */
+void server_stop(struct umbra_server *s);
+/* Free everything after the loop has returned. */
+void server_free(struct umbra_server *s);
+
+uint64_t server_now_ms(const struct umbra_server *s);
+
+/* Session table. */
+struct umbra_session *server_session_find(struct umbra_server *s, const char *id, size_t len);
+/* Create and register a session. NULL on allocation failure. */
+struct umbra_session *server_session_create(struct umbra_server *s, const char *id, size_t len,
+                                            bool is_clean);
+/* Unsubscribe everything, forget it (and its rows when persisted), free it. */
+void server_session_destroy(struct umbra_server *s, struct umbra_session *sess);
+
+#endif

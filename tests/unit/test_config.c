@@ -1,0 +1,118 @@
+/* test_config.c - configuration defaults, flags, JSON files and listener specs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void test_defaults_are_valid(void **state)
+{
+    (void)state;
+    struct umbra_config c;
+    char err[256];
+    assert_int_equal(config_init(&c), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    assert_string_equal(c.data_dir, "./var");
+    assert_null(c.mqtt);
+    assert_int_equal(c.max_packet_size, 131072);
+    assert_int_equal(c.max_inflight, 100);
+    assert_int_equal(c.sys_interval, 10);
+    config_free(&c);
+}
+
+static void test_flag_values(void **state)
+{
+    (void)state;
+    struct umbra_config c;
+    char err[256];
+    config_init(&c);
+    assert_int_equal(config_set(&c, "max_inflight", "20", err, sizeof err), 0);
+    assert_int_equal(c.max_inflight, 20);
+    assert_int_equal(config_set(&c, "max_inflight", "-1", err, sizeof err), UMBRA_ECONFIG);
+    assert_int_equal(config_set(&c, "max_inflight", "12x", err, sizeof err), UMBRA_ECONFIG);
+    assert_int_equal(config_set(&c, "max_inflight", "", err, sizeof err), UMBRA_ECONFIG);
+    assert_int_equal(config_set(&c, "max_inflight", "99999999999999999999999", err, sizeof err),
+                     UMBRA_ECONFIG);
+    assert_int_equal(config_set(&c, "no_such_key", "1", err, sizeof err), UMBRA_ENOTFOUND);
+    assert_non_null(strstr(err, "no_such_key"));
+    assert_int_equal(config_set(&c, "mqtt_profile", "bogus", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), UMBRA_ECONFIG);
+    assert_non_null(strstr(err, "mqtt_profile"));
+    config_free(&c);
+}
+
+static int load_text(struct umbra_config *c, const char *text, char *err, size_t errlen)
+{
+    char path[] = "/tmp/umbra-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+    int rc = config_load_file(c, path, err, errlen);
+    unlink(path);
+    return rc;
+}
+
+static void test_json_file(void **state)
+{
+    (void)state;
+    struct umbra_config c;
+    char err[256];
+    config_init(&c);
+    assert_int_equal(load_text(&c, "{\"mqtt\": \"127.0.0.1:1883\", \"max_queued_messages\": 5}",
+                               err, sizeof err),
+                     0);
+    assert_string_equal(c.mqtt, "127.0.0.1:1883");
+    assert_int_equal(c.max_queued_messages, 5);
+    assert_int_equal(load_text(&c, "{\"mqtt\": 5}", err, sizeof err), UMBRA_ECONFIG);
+    assert_int_equal(load_text(&c, "{\"max_inflight\": -3}", err, sizeof err), UMBRA_ECONFIG);
+    assert_int_equal(load_text(&c, "{\"unknown\": 1}", err, sizeof err), UMBRA_ECONFIG);
+    assert_int_equal(load_text(&c, "[1, 2]", err, sizeof err), UMBRA_ECONFIG);
+    assert_int_equal(load_text(&c, "{\"mqtt\": ", err, sizeof err), UMBRA_ECONFIG);
+    assert_int_equal(load_text(&c, "{\"a\":1,\"a\":2}", err, sizeof err), UMBRA_ECONFIG);
+    assert_int_equal(config_load_file(&c, "/nonexistent/umbra.json", err, sizeof err),
+                     UMBRA_ECONFIG);
+    config_free(&c);
+}
+
+static void test_listen_specs(void **state)
+{
+    (void)state;
+    char host[64];
+    int port;
+    assert_int_equal(config_parse_listen("127.0.0.1:1883", host, sizeof host, &port), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 1883);
+    assert_int_equal(config_parse_listen("[::1]:8883", host, sizeof host, &port), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 8883);
+    assert_int_equal(config_parse_listen(":1883", host, sizeof host, &port), 0);
+    assert_string_equal(host, "0.0.0.0");
+    assert_int_equal(config_parse_listen("1883", host, sizeof host, &port), UMBRA_ECONFIG);
+    assert_int_equal(config_parse_listen("h:", host, sizeof host, &port), UMBRA_ECONFIG);
+    assert_int_equal(config_parse_listen("h:70000", host, sizeof host, &port), UMBRA_ECONFIG);
+    assert_int_equal(config_parse_listen("h:-1", host, sizeof host, &port), UMBRA_ECONFIG);
+    assert_int_equal(config_parse_listen("[::1:80", host, sizeof host, &port), UMBRA_ECONFIG);
+    assert_int_equal(config_parse_listen("[::1]80", host, sizeof host, &port), UMBRA_ECONFIG);
+    char small[4];
+    assert_int_equal(config_parse_listen("localhost:1", small, sizeof small, &port), UMBRA_ECONFIG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_are_valid),
+        cmocka_unit_test(test_flag_values),
+        cmocka_unit_test(test_json_file),
+        cmocka_unit_test(test_listen_specs),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
