@@ -190,7 +190,9 @@ size_t mqtt_varint_encode(uint8_t *out, size_t n);
 
 /*
  * Encoders. Each returns the full size of the packet and writes it to out
- * only when cap >= that size.
+ * only when cap >= that size. They return 0 when the packet cannot be
+ * represented (a string over 65535 bytes, a remaining length over
+ * MQTT_MAX_REMAINING_LENGTH, a type the encoder does not handle).
  */
 size_t mqtt_encode_connack(uint8_t *out, size_t cap, bool session_present, uint8_t rc);
 /* PUBACK, PUBREC, PUBREL (flags 0b0010 added), PUBCOMP, UNSUBACK. */
