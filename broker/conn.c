@@ -226,13 +226,15 @@ void conn_close(struct umbra_conn *c, const char *reason)
     }
     list_remove(&c->link);
     s->nconns--;
+    char peer[CONN_PEER_MAX];
+    conn_peer(c, peer, sizeof peer);
     if (was_connected) {
         s->stats.clients_connected--;
         log_info("client disconnected: id=%s addr=%s listener=%s reason=%s",
-                 c->session ? c->session->client_id : "?", c->peer, c->listener->kind, reason);
+                 c->session ? c->session->client_id : "?", peer, c->listener->kind, reason);
     } else {
         log_info("connection closed before CONNECT completed: addr=%s listener=%s reason=%s",
-                 c->peer, c->listener->kind, reason);
+                 peer, c->listener->kind, reason);
     }
     struct umbra_msg *will = c->will;
     c->will = NULL;
@@ -348,25 +350,26 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 
 /* ---- accepting ---- */
 
-static void format_peer(struct umbra_conn *c)
+static void record_peer(struct umbra_conn *c)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
+    memset(&c->peer, 0, sizeof c->peer);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        memcpy(&c->peer, &ss, ss.ss_family == AF_INET6 ? sizeof c->peer.v6 : sizeof c->peer.v4);
+}
+
+const char *conn_peer(const struct umbra_conn *c, char *out, size_t cap)
+{
     char ip[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-            uv_ip6_name(a6, ip, sizeof ip);
-            port = ntohs(a6->sin6_port);
-            snprintf(c->peer, sizeof c->peer, "[%s]:%d", ip, port);
-            return;
-        }
-        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-        uv_ip4_name(a4, ip, sizeof ip);
-        port = ntohs(a4->sin_port);
+    if (c->peer.sa.sa_family == AF_INET6) {
+        uv_ip6_name(&c->peer.v6, ip, sizeof ip);
+        snprintf(out, cap, "[%s]:%d", ip, ntohs(c->peer.v6.sin6_port));
+    } else {
+        if (c->peer.sa.sa_family == AF_INET) uv_ip4_name(&c->peer.v4, ip, sizeof ip);
+        snprintf(out, cap, "%s:%d", ip, ntohs(c->peer.v4.sin_port));
     }
-    snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+    return out;
 }
 
 static void on_connection(uv_stream_t *server_handle, int status)
@@ -395,7 +398,7 @@ static void on_connection(uv_stream_t *server_handle, int status)
     c->accepted_ms = c->last_rx_ms = server_now_ms(s);
     list_insert(&s->conns, &c->link);
     s->nconns++;
-    format_peer(c);
+    record_peer(c);
     if (s->is_stopping || s->nconns > s->cfg->max_connections) {
         conn_close(c, s->is_stopping ? "server stopping" : "too many connections");
         return;

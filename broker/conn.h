@@ -59,7 +59,7 @@ struct umbra_conn {
     struct conn_write_req *writing;
     uint64_t out_total; /* bytes ever appended to out */
     uint64_t out_sent;  /* bytes ever taken out of out */
-    struct conn_gate gates[4];
+    struct conn_gate gates[2];
     uint8_t ngates;
     uint8_t out_idle_ticks;
 
@@ -74,8 +74,18 @@ struct umbra_conn {
     uint8_t will_qos;
     bool will_retain;
 
-    char peer[56]; /* "ip:port" for logs */
+    /* The peer's address, kept compact (28 bytes, not a formatted string:
+     * this struct is paid for once per idle client). */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } peer;
 };
+
+/* "ip:port" or "[ip6]:port" of the peer, for logs. Returns out. */
+#define CONN_PEER_MAX 64
+const char *conn_peer(const struct umbra_conn *c, char *out, size_t cap);
 
 /* Start listening; the listener is owned by the server. */
 int listener_start(struct umbra_server *s, const char *kind, const char *spec,

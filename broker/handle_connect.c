@@ -142,10 +142,12 @@ int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
     uint8_t ack[4];
     mqtt_encode_connack(ack, sizeof ack, present, MQTT_CONNACK_ACCEPTED);
     conn_write(c, ack, sizeof ack, NULL, 0);
+    char peer[CONN_PEER_MAX];
     log_info("client connected: id=%s addr=%s listener=%s clean=%d keepalive=%u%s%s",
-             sess->client_id, c->peer, c->listener->kind, m->clean_session, c->keepalive,
+             sess->client_id, conn_peer(c, peer, sizeof peer), c->listener->kind, m->clean_session,
+             c->keepalive,
              present ? " session=resumed" : "",
-             s->listeners[0] && strcmp(c->listener->kind, "mqtt") == 0 ? " insecure" : "");
+             strcmp(c->listener->kind, "mqtt") == 0 ? " insecure" : "");
     if (present) router_resume(s, sess);
     return 0;
 }

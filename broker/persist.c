@@ -131,7 +131,7 @@ struct persist {
     uv_thread_t thread;
     uv_mutex_t lock;
     uv_cond_t cond;
-    uv_async_t done;
+    uv_async_t *done; /* heap: it must outlive this struct until its close callback */
     bool started;
     bool busy;        /* the writer holds a batch (loop thread view) */
     bool has_work;    /* under lock: writer should take `writing` */
@@ -360,7 +360,7 @@ static void writer_main(void *arg)
         p->last_error = rc;
         p->has_work = false;
         p->is_written = true;
-        uv_async_send(&p->done);
+        uv_async_send(p->done);
     }
     uv_mutex_unlock(&p->lock);
 }
@@ -569,10 +569,17 @@ int persist_start(struct persist *p, uv_loop_t *loop, persist_committed_fn fn, v
         uv_mutex_destroy(&p->lock);
         return UMBRA_ENOMEM;
     }
-    uv_async_init(loop, &p->done, on_written);
-    p->done.data = p;
+    p->done = malloc(sizeof *p->done);
+    if (!p->done) {
+        uv_cond_destroy(&p->cond);
+        uv_mutex_destroy(&p->lock);
+        return UMBRA_ENOMEM;
+    }
+    uv_async_init(loop, p->done, on_written);
+    p->done->data = p;
     if (uv_thread_create(&p->thread, writer_main, p)) {
-        uv_close((uv_handle_t *)&p->done, NULL);
+        uv_close((uv_handle_t *)p->done, (uv_close_cb)free);
+        p->done = NULL;
         uv_cond_destroy(&p->cond);
         uv_mutex_destroy(&p->lock);
         return UMBRA_ENOMEM;
@@ -710,7 +717,8 @@ void persist_close(struct persist *p)
         /* The writer is gone: write what is left on this thread. */
         if (p->writing && p->busy && p->last_error) write_batch(p, p->writing);
         if (p->filling && p->filling->nops) write_batch(p, p->filling);
-        uv_close((uv_handle_t *)&p->done, NULL);
+        uv_close((uv_handle_t *)p->done, (uv_close_cb)free);
+        p->done = NULL;
         uv_cond_destroy(&p->cond);
         uv_mutex_destroy(&p->lock);
     } else if (p->db && p->filling && p->filling->nops && p->stmt[S_COUNT - 1]) {

@@ -67,7 +67,7 @@ static void write_publish(struct umbra_server *s, struct umbra_conn *c, const ch
         .payload = {payload, payload_len},
     };
     size_t n = mqtt_encode_publish_header(s->scratch, s->scratch_size, &pub);
-    if (n > s->scratch_size) return; /* topic length is bounded by 65535: cannot happen */
+    if (n == 0 || n > s->scratch_size) return; /* topics are bounded: cannot happen */
     if (conn_write(c, s->scratch, n, payload, payload_len) == 0) s->stats.msgs_sent++;
 }
 
@@ -82,6 +82,17 @@ static void write_delivery(struct umbra_server *s, struct umbra_conn *c,
     }
     write_publish(s, c, d->msg->topic, d->msg->topic_len, d->msg->payload, d->msg->payload_len,
                   d->qos, d->packet_id, d->is_retained, d->is_dup);
+}
+
+static size_t encode_qos0_header(struct umbra_server *s, const char *topic, size_t topic_len,
+                                 size_t payload_len)
+{
+    struct mqtt_publish pub = {
+        .topic = {topic, (uint16_t)topic_len},
+        .payload = {NULL, payload_len},
+    };
+    size_t n = mqtt_encode_publish_header(s->hdr0, s->scratch_size, &pub);
+    return n <= s->scratch_size ? n : 0;
 }
 
 /* Put a QoS 1/2 delivery in flight and send it. */
@@ -267,12 +278,14 @@ void router_publish(struct umbra_server *s, const char *topic, size_t topic_len,
     s->match_epoch++;
     trie_match(s->trie, topic, topic_len, collect_target, s);
 
+    size_t hdr0_len = 0; /* the QoS 0 header, encoded once for all targets */
     for (uint32_t i = 0; i < s->ntargets; i++) {
         struct umbra_session *sess = s->targets[i].session;
         uint8_t q = s->targets[i].qos < qos ? s->targets[i].qos : qos;
         if (q == 0 && sess->conn && can_send_now(s, sess, 0)) {
-            write_publish(s, sess->conn, topic, topic_len, payload, payload_len, 0, 0, false,
-                          false);
+            if (!hdr0_len) hdr0_len = encode_qos0_header(s, topic, topic_len, payload_len);
+            if (hdr0_len && conn_write(sess->conn, s->hdr0, hdr0_len, payload, payload_len) == 0)
+                s->stats.msgs_sent++;
             continue;
         }
         if (q == 0 && !sess->conn) continue;

@@ -76,7 +76,8 @@ int server_init(struct umbra_server *s, uv_loop_t *loop, const struct umbra_conf
     s->read_buf_size = READ_BUF_SIZE;
     s->read_buf = malloc(READ_BUF_SIZE);
     s->scratch_size = SCRATCH_SIZE;
-    s->scratch = malloc(SCRATCH_SIZE);
+    s->scratch = malloc(2 * SCRATCH_SIZE);
+    s->hdr0 = s->scratch ? s->scratch + SCRATCH_SIZE : NULL;
     if (!s->trie || !s->retained || !s->sessions || !s->read_buf || !s->scratch) {
         server_free(s);
         return UMBRA_ENOMEM;

@@ -76,7 +76,8 @@ struct umbra_server {
      * handled to completion before the next), and encode scratch space. */
     uint8_t *read_buf;
     size_t read_buf_size;
-    uint8_t *scratch;
+    uint8_t *scratch; /* per-recipient encoding */
+    uint8_t *hdr0;    /* the QoS 0 PUBLISH header shared by one fan-out */
     size_t scratch_size;
 
     /* Publish fan-out scratch. */

@@ -151,7 +151,12 @@ static bool drop_oldest_qos0(struct umbra_session *s)
         if (d->qos != 0) continue;
         account_sub(s, d);
         msg_unref(d->msg);
-        for (uint32_t j = i; j + 1 < s->qlen; j++) *qat(s, j) = *qat(s, j + 1);
+        if (i == 0) {
+            /* The common case under overload: the head is QoS 0. */
+            s->qhead = (s->qhead + 1) % s->qcap;
+        } else {
+            for (uint32_t j = i; j + 1 < s->qlen; j++) *qat(s, j) = *qat(s, j + 1);
+        }
         s->qlen--;
         s->dropped++;
         return true;
