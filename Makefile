@@ -32,7 +32,7 @@ LIB_SRCS := $(foreach d,$(MODULE_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libumbra.a
 
-PROGS    := $(BUILD)/umbrad $(BUILD)/umbractl $(BUILD)/umbra-loadgen
+PROGS    := $(BUILD)/umbrad $(BUILD)/umbractl $(if $(wildcard bench/loadgen.c),$(BUILD)/umbra-loadgen)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
@@ -79,7 +79,7 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Ibroker -fsanitize=fuzzer,addr
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # The pure modules only: what a fuzzer exercises must not need a loop or sockets.
 FUZZ_LIB_SRCS := $(filter broker/mqtt_% broker/error.c broker/strmap.c broker/trie.c \
-                  broker/retain.c broker/config.c broker/log.c broker/profile.c broker/buf.c \
+                  broker/retain.c broker/levelset.c broker/config.c broker/log.c broker/profile.c broker/buf.c \
                   broker/session.c broker/message.c,$(LIB_SRCS))
 
 build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard broker/*.h)

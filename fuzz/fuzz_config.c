@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
         struct umbra_config c;
         if (config_init(&c) == 0) {
-            if (config_load_file(&c, path, err, sizeof err) == 0) config_validate(&c, err, sizeof err);
+            if (config_load_file(&c, path, err, sizeof err) == 0)
+                config_validate(&c, err, sizeof err);
             config_free(&c);
         }
     }
