@@ -45,7 +45,8 @@ static void list_remove(struct conn_list *n)
     n->prev = n->next = n;
 }
 
-#define CONN_OF(ptr, member) ((struct umbra_conn *)((char *)(ptr)-offsetof(struct umbra_conn, member)))
+#define CONN_OF(ptr, member)                                                                       \
+    ((struct umbra_conn *)((char *)(ptr)-offsetof(struct umbra_conn, member)))
 
 /* ---- output ---- */
 
@@ -68,8 +69,10 @@ int conn_write(struct umbra_conn *c, const void *a, size_t alen, const void *b, 
     return 0;
 }
 
-void conn_gate(struct umbra_conn *c, uint64_t epoch)
+void conn_gate_from(struct umbra_conn *c, uint64_t epoch, uint64_t offset)
 {
+    /* Bytes not yet flushed can still be held back; the earliest is out_sent. */
+    if (offset < c->out_sent) offset = c->out_sent;
     if (c->ngates && c->gates[c->ngates - 1].epoch >= epoch) return;
     if (c->ngates == sizeof c->gates / sizeof c->gates[0]) {
         /* Full: extend the last gate to the later epoch. Conservative: those
@@ -77,7 +80,14 @@ void conn_gate(struct umbra_conn *c, uint64_t epoch)
         c->gates[c->ngates - 1].epoch = epoch;
         return;
     }
-    c->gates[c->ngates++] = (struct conn_gate){epoch, c->out_total};
+    if (c->ngates && c->gates[c->ngates - 1].offset > offset)
+        offset = c->gates[c->ngates - 1].offset;
+    c->gates[c->ngates++] = (struct conn_gate){epoch, offset};
+}
+
+void conn_gate(struct umbra_conn *c, uint64_t epoch)
+{
+    conn_gate_from(c, epoch, c->out_total);
 }
 
 bool conn_is_congested(const struct umbra_conn *c)
@@ -233,8 +243,8 @@ void conn_close(struct umbra_conn *c, const char *reason)
         log_info("client disconnected: id=%s addr=%s listener=%s reason=%s",
                  c->session ? c->session->client_id : "?", peer, c->listener->kind, reason);
     } else {
-        log_info("connection closed before CONNECT completed: addr=%s listener=%s reason=%s",
-                 peer, c->listener->kind, reason);
+        log_info("connection closed before CONNECT completed: addr=%s listener=%s reason=%s", peer,
+                 c->listener->kind, reason);
     }
     struct umbra_msg *will = c->will;
     c->will = NULL;

@@ -97,6 +97,8 @@ void listener_close(struct umbra_listener *l);
 int conn_write(struct umbra_conn *c, const void *a, size_t alen, const void *b, size_t blen);
 /* Everything appended from now on waits for persistence batch `epoch`. */
 void conn_gate(struct umbra_conn *c, uint64_t epoch);
+/* The same, for output appended since the connection's out_total was `offset`. */
+void conn_gate_from(struct umbra_conn *c, uint64_t epoch, uint64_t offset);
 /* Too much output pending: hold back deliveries. */
 bool conn_is_congested(const struct umbra_conn *c);
 

@@ -87,6 +87,12 @@ int handle_ack(struct umbra_conn *c, int type, uint16_t packet_id)
         conn_close(c, "QoS 2 flow is not supported on this listener");
         return UMBRA_EPROTOCOL;
     }
+    /* A PUBREL must not go out before its state is stored: re-sending the
+     * PUBLISH after a crash would deliver the message twice. */
+    uint64_t ops_before = persist_op_count(s->persist);
+    uint64_t out_before = c->out_total;
     router_acked(s, sess, type, packet_id);
+    if (persist_op_count(s->persist) != ops_before)
+        conn_gate_from(c, persist_epoch(s->persist), out_before);
     return 0;
 }

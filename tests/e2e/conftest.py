@@ -1,0 +1,124 @@
+"""Fixtures: a real umbrad on 127.0.0.1 with a free port and its own data dir."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+UMBRAD = os.environ.get("UMBRAD", os.path.join(os.path.dirname(__file__), "../../build/release/umbrad"))
+UMBRACTL = os.environ.get("UMBRACTL", os.path.join(os.path.dirname(__file__), "../../build/release/umbractl"))
+SANITIZE = os.environ.get("SANITIZE", "0") == "1"
+SLOW = 3 if SANITIZE else 1
+TEST_TIMEOUT = 60 * SLOW
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(host, port, proc, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("umbrad exited with %s" % proc.returncode)
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError("umbrad did not listen on %s:%d" % (host, port))
+
+
+class Broker:
+    def __init__(self, args=(), host="127.0.0.1", data_dir=None):
+        self.host = host
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.port = free_port(fam, host)
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="umbra-e2e-")
+        self.args = list(args)
+        self.proc = None
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.log_path = os.path.join(self.data_dir, "umbrad.log")
+        self.start()
+
+    @property
+    def listen(self):
+        return "[%s]:%d" % (self.host, self.port) if ":" in self.host else "%s:%d" % (self.host, self.port)
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        cmd = [UMBRAD, "--data-dir", self.data_dir, "--mqtt", self.listen, "--sys-interval", "0"] + self.args
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
+        wait_port(self.host, self.port, self.proc, 10 * SLOW)
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stop cleanly; return the exit status."""
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=10 * SLOW)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = "hung"
+        self.proc = None
+        self.log.close()
+        return rc
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+        self.log.close()
+
+    def restart(self):
+        assert self.stop() == 0, self.logs()
+        self.start()
+
+    def logs(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+
+@pytest.fixture(autouse=True)
+def _bounded_test():
+    """Every test ends within TEST_TIMEOUT seconds, even if a socket hangs."""
+    def on_alarm(signum, frame):
+        raise TimeoutError("test exceeded %d s" % TEST_TIMEOUT)
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(TEST_TIMEOUT)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+@pytest.fixture
+def start_broker():
+    """Factory: start_broker(*args) -> Broker. Every broker is stopped and must exit 0."""
+    brokers = []
+
+    def factory(*args, host="127.0.0.1"):
+        b = Broker(args, host=host)
+        brokers.append(b)
+        return b
+
+    yield factory
+    failures = []
+    for b in brokers:
+        rc = b.stop()
+        if rc != 0:
+            failures.append("umbrad exited with %s:\n%s" % (rc, b.logs()[-6000:]))
+        shutil.rmtree(b.data_dir, ignore_errors=True)
+    assert not failures, "\n".join(failures)
+
+
+@pytest.fixture
+def broker(start_broker):
+    return start_broker()
