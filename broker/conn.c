@@ -157,6 +157,9 @@ static bool flush_one(struct umbra_conn *c)
         buf_consume(&c->out, n);
         c->out_sent += n;
         c->out_idle_ticks = 0;
+        /* A small, empty buffer goes back at once: idle clients then hold
+         * none, and the heap has no holes between connection structs. */
+        if (c->out.len == 0 && c->out.cap <= 16384) buf_free(&c->out);
         /* The window may have room again: let queued messages follow. */
         if (!c->writing && c->session && session_queued(c->session) && !conn_is_congested(c))
             router_pump(c->server, c->session);
@@ -192,7 +195,8 @@ void conn_flush_all(struct umbra_server *s)
 static void on_closed(uv_handle_t *h)
 {
     struct umbra_conn *c = (struct umbra_conn *)h;
-    buf_free(&c->in);
+    if (c->in) buf_free(c->in);
+    free(c->in);
     buf_free(&c->out);
     msg_unref(c->will);
     free(c);
@@ -339,23 +343,30 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         return;
     }
     if (nread == 0 || c->state == CONN_CLOSING) return;
-    c->last_rx_ms = server_now_ms(c->server);
+    c->last_rx_ms = (uint32_t)server_now_ms(c->server);
     const uint8_t *data = (const uint8_t *)b->base;
     size_t len = (size_t)nread;
-    if (c->in.len == 0) {
+    if (!c->in || c->in->len == 0) {
+        /* The usual case: decode straight from the shared read buffer and
+         * keep only an incomplete tail. */
         size_t used = process(c, data, len);
-        if (c->state != CONN_CLOSING && used < len && buf_append(&c->in, data + used, len - used))
-            conn_close(c, "out of memory");
+        if (c->state == CONN_CLOSING || used == len) return;
+        if (!c->in) c->in = calloc(1, sizeof *c->in);
+        if (!c->in || buf_append(c->in, data + used, len - used)) conn_close(c, "out of memory");
         return;
     }
-    if (buf_append(&c->in, data, len)) {
+    if (buf_append(c->in, data, len)) {
         conn_close(c, "out of memory");
         return;
     }
-    size_t used = process(c, c->in.data, c->in.len);
+    size_t used = process(c, c->in->data, c->in->len);
     if (c->state == CONN_CLOSING) return;
-    buf_consume(&c->in, used);
-    if (c->in.len == 0 && c->in.cap > 4096) buf_free(&c->in);
+    buf_consume(c->in, used);
+    if (c->in->len == 0) {
+        buf_free(c->in);
+        free(c->in);
+        c->in = NULL;
+    }
 }
 
 /* ---- accepting ---- */
@@ -404,8 +415,8 @@ static void on_connection(uv_stream_t *server_handle, int status)
         uv_close((uv_handle_t *)&c->tcp, on_closed);
         return;
     }
-    c->id = ++s->next_conn_id;
-    c->accepted_ms = c->last_rx_ms = server_now_ms(s);
+    c->id = (uint32_t)++s->next_conn_id;
+    c->accepted_ms = c->last_rx_ms = (uint32_t)server_now_ms(s);
     list_insert(&s->conns, &c->link);
     s->nconns++;
     record_peer(c);
@@ -467,11 +478,11 @@ void listener_close(struct umbra_listener *l)
 void conn_tick(struct umbra_conn *c, uint64_t now_ms)
 {
     if (c->state == CONN_NEW) {
-        if (now_ms - c->accepted_ms >= c->server->cfg->connect_timeout * 1000)
+        if ((uint32_t)now_ms - c->accepted_ms >= c->server->cfg->connect_timeout * 1000)
             conn_close(c, "no CONNECT within the connect timeout");
         return;
     }
-    if (c->keepalive && now_ms - c->last_rx_ms >= (uint64_t)c->keepalive * 1500) {
+    if (c->keepalive && (uint32_t)now_ms - c->last_rx_ms >= (uint32_t)c->keepalive * 1500) {
         conn_close(c, "keepalive timeout");
         return;
     }

@@ -52,27 +52,28 @@ struct umbra_conn {
     struct umbra_session *session; /* NULL until CONNECT succeeds */
     struct conn_list link;         /* server->conns */
     struct conn_list dirty_link;   /* server->dirty when output is pending */
-    uint64_t id;
 
-    struct buf in;  /* partial packet carried between reads */
+    struct buf *in; /* partial packet carried between reads; NULL if none */
     struct buf out; /* bytes not yet handed to the kernel */
     struct conn_write_req *writing;
     uint64_t out_total; /* bytes ever appended to out */
     uint64_t out_sent;  /* bytes ever taken out of out */
     struct conn_gate gates[2];
+    struct umbra_msg *will; /* NULL when there is none */
+
+    /* Milliseconds of loop time, truncated: only differences of at most
+     * a day and a half (1.5 x 65535 s keepalive) are ever taken. */
+    uint32_t accepted_ms;
+    uint32_t last_rx_ms;
+    uint32_t id;
+    uint16_t keepalive; /* effective, seconds; 0 = none */
     uint8_t ngates;
     uint8_t out_idle_ticks;
-
     uint8_t state;
-    bool is_dirty;
-    bool is_clean_disconnect; /* DISCONNECT received: no will */
-    uint16_t keepalive;       /* effective, seconds; 0 = none */
-    uint64_t accepted_ms;
-    uint64_t last_rx_ms;
-
-    struct umbra_msg *will; /* NULL when there is none */
     uint8_t will_qos;
     bool will_retain;
+    bool is_dirty;
+    bool is_clean_disconnect; /* DISCONNECT received: no will */
 
     /* The peer's address, kept compact (28 bytes, not a formatted string:
      * this struct is paid for once per idle client). */
@@ -114,8 +115,7 @@ void conn_tick(struct umbra_conn *c, uint64_t now_ms);
 /* Packet handlers (handle_*.c). Each returns 0, or an error after which the
  * caller closes the connection (the handler has logged why). */
 int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f);
-int handle_publish(struct umbra_conn *c, const struct mqtt_publish *p,
-                   const struct mqtt_frame *f);
+int handle_publish(struct umbra_conn *c, const struct mqtt_publish *p, const struct mqtt_frame *f);
 int handle_ack(struct umbra_conn *c, int type, uint16_t packet_id);
 int handle_subscribe(struct umbra_conn *c, const struct mqtt_subscribe *sub);
 int handle_unsubscribe(struct umbra_conn *c, const struct mqtt_unsubscribe *unsub);

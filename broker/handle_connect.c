@@ -131,7 +131,7 @@ int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
     c->session = sess;
     c->state = CONN_CONNECTED;
     c->keepalive = effective_keepalive(profile, m->keepalive);
-    c->last_rx_ms = server_now_ms(s);
+    c->last_rx_ms = (uint32_t)server_now_ms(s);
     s->stats.clients_connected++;
     s->stats.connections_total++;
     if (s->stats.clients_connected > s->stats.clients_maximum)

@@ -100,7 +100,7 @@ struct umbra_session *server_session_create(struct umbra_server *s, const char *
     if (!sess) return NULL;
     sess->is_clean = is_clean;
     sess->profile = umbra_profile_find(s->cfg->mqtt_profile);
-    if (strmap_put(s->sessions, sess->client_id, len, sess, NULL)) {
+    if (strmap_put_borrowed(s->sessions, sess->client_id, len, sess, NULL)) {
         session_free(sess);
         return NULL;
     }

@@ -16,13 +16,10 @@
 struct umbra_session *session_new(const char *client_id, size_t len)
 {
     if (len > UINT16_MAX) return NULL;
-    struct umbra_session *s = calloc(1, sizeof *s);
+    /* The id lives in the same allocation: one chunk per session. */
+    struct umbra_session *s = calloc(1, sizeof *s + len + 1);
     if (!s) return NULL;
-    s->client_id = malloc(len + 1);
-    if (!s->client_id) {
-        free(s);
-        return NULL;
-    }
+    s->client_id = (char *)(s + 1);
     memcpy(s->client_id, client_id, len);
     s->client_id[len] = '\0';
     s->client_id_len = (uint16_t)len;
@@ -32,10 +29,12 @@ struct umbra_session *session_new(const char *client_id, size_t len)
 
 void session_clear_messages(struct umbra_session *s)
 {
-    for (uint32_t i = 0; i < s->ninflight; i++) msg_unref(s->inflight[i].msg);
+    for (uint32_t i = 0; i < s->ninflight; i++)
+        msg_unref(s->inflight[i].msg);
     s->ninflight = 0;
     struct umbra_delivery d;
-    while (session_dequeue(s, &d)) msg_unref(d.msg);
+    while (session_dequeue(s, &d))
+        msg_unref(d.msg);
     s->nincoming_qos2 = 0;
 }
 
@@ -43,12 +42,12 @@ void session_free(struct umbra_session *s)
 {
     if (!s) return;
     session_clear_messages(s);
-    for (uint32_t i = 0; i < s->nsubs; i++) free(s->subs[i].filter);
+    for (uint32_t i = 0; i < s->nsubs; i++)
+        free(s->subs[i].filter);
     free(s->subs);
     free(s->inflight);
     free(s->queue);
     free(s->incoming_qos2);
-    free(s->client_id);
     free(s);
 }
 
@@ -56,7 +55,8 @@ static int grow(void **arr, uint32_t *cap, size_t elem, uint32_t need)
 {
     if (need <= *cap) return 0;
     uint32_t n = *cap ? *cap * 2 : 4;
-    while (n < need) n *= 2;
+    while (n < need)
+        n *= 2;
     void *p = realloc(*arr, (size_t)n * elem);
     if (!p) return UMBRA_ENOMEM;
     *arr = p;
@@ -122,7 +122,8 @@ static int queue_grow(struct umbra_session *s)
     uint32_t ncap = s->qcap ? s->qcap * 2 : 8;
     struct umbra_delivery *nq = malloc((size_t)ncap * sizeof *nq);
     if (!nq) return UMBRA_ENOMEM;
-    for (uint32_t i = 0; i < s->qlen; i++) nq[i] = *qat(s, i);
+    for (uint32_t i = 0; i < s->qlen; i++)
+        nq[i] = *qat(s, i);
     free(s->queue);
     s->queue = nq;
     s->qcap = ncap;
@@ -155,7 +156,8 @@ static bool drop_oldest_qos0(struct umbra_session *s)
             /* The common case under overload: the head is QoS 0. */
             s->qhead = (s->qhead + 1) % s->qcap;
         } else {
-            for (uint32_t j = i; j + 1 < s->qlen; j++) *qat(s, j) = *qat(s, j + 1);
+            for (uint32_t j = i; j + 1 < s->qlen; j++)
+                *qat(s, j) = *qat(s, j + 1);
         }
         s->qlen--;
         s->dropped++;
@@ -231,15 +233,13 @@ struct umbra_delivery *session_inflight_find(struct umbra_session *s, uint16_t p
     return NULL;
 }
 
-bool session_inflight_take(struct umbra_session *s, uint16_t packet_id,
-                           struct umbra_delivery *out)
+bool session_inflight_take(struct umbra_session *s, uint16_t packet_id, struct umbra_delivery *out)
 {
     for (uint32_t i = 0; i < s->ninflight; i++) {
         if (s->inflight[i].packet_id != packet_id) continue;
         *out = s->inflight[i];
         /* Keep send order: resends after a reconnect go out oldest first. */
-        memmove(&s->inflight[i], &s->inflight[i + 1],
-                (s->ninflight - i - 1) * sizeof *s->inflight);
+        memmove(&s->inflight[i], &s->inflight[i + 1], (s->ninflight - i - 1) * sizeof *s->inflight);
         s->ninflight--;
         return true;
     }

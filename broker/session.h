@@ -52,7 +52,7 @@ struct session_limits {
 };
 
 struct umbra_session {
-    char *client_id; /* NUL-terminated, owned */
+    char *client_id; /* NUL-terminated, inside the session's allocation */
     uint16_t client_id_len;
     bool is_clean;     /* clean session 1: dies with its connection */
     bool is_persisted; /* has a row in the database */

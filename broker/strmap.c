@@ -16,9 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define BORROWED 0x80000000u /* in len: the map does not own the key */
+#define LEN(s) ((s)->len & ~BORROWED)
+
 struct slot {
-    char *key; /* NULL = empty */
-    uint32_t len;
+    char *key;    /* NULL = empty */
+    uint32_t len; /* with BORROWED when the key is the caller's */
     uint32_t hash;
     void *val;
 };
@@ -68,7 +71,7 @@ void strmap_free(struct strmap *m)
 {
     if (!m) return;
     for (size_t i = 0; i < m->cap; i++)
-        free(m->slots[i].key);
+        if (!(m->slots[i].len & BORROWED)) free(m->slots[i].key);
     free(m->slots);
     free(m);
 }
@@ -79,7 +82,7 @@ static size_t find_slot(const struct strmap *m, const char *key, size_t len, uin
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         const struct slot *s = &m->slots[i];
         if (!s->key) return i;
-        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0) return i;
+        if (s->hash == h && LEN(s) == len && memcmp(s->key, key, len) == 0) return i;
     }
 }
 
@@ -102,9 +105,9 @@ static int grow(struct strmap *m)
     return 0;
 }
 
-int strmap_put(struct strmap *m, const char *key, size_t len, void *val, void **old)
+static int put(struct strmap *m, const char *key, size_t len, void *val, void **old, bool borrow)
 {
-    if (len > UINT32_MAX) return UMBRA_EINVAL;
+    if (len >= BORROWED) return UMBRA_EINVAL;
     uint32_t h = hash_bytes(key, len);
     size_t i = find_slot(m, key, len, h);
     if (m->slots[i].key) {
@@ -117,28 +120,41 @@ int strmap_put(struct strmap *m, const char *key, size_t len, void *val, void **
         if (grow(m)) return UMBRA_ENOMEM;
         i = find_slot(m, key, len, h);
     }
-    char *copy = malloc(len ? len : 1);
-    if (!copy) return UMBRA_ENOMEM;
-    memcpy(copy, key, len);
-    m->slots[i] = (struct slot){copy, (uint32_t)len, h, val};
+    char *k = (char *)key;
+    if (!borrow) {
+        k = malloc(len ? len : 1);
+        if (!k) return UMBRA_ENOMEM;
+        memcpy(k, key, len);
+    }
+    m->slots[i] = (struct slot){k, (uint32_t)len | (borrow ? BORROWED : 0), h, val};
     m->count++;
     return 0;
 }
 
+int strmap_put(struct strmap *m, const char *key, size_t len, void *val, void **old)
+{
+    return put(m, key, len, val, old, false);
+}
+
+int strmap_put_borrowed(struct strmap *m, const char *key, size_t len, void *val, void **old)
+{
+    return put(m, key, len, val, old, true);
+}
+
 void *strmap_get(const struct strmap *m, const char *key, size_t len)
 {
-    if (len > UINT32_MAX) return NULL;
+    if (len >= BORROWED) return NULL;
     size_t i = find_slot(m, key, len, hash_bytes(key, len));
     return m->slots[i].key ? m->slots[i].val : NULL;
 }
 
 void *strmap_del(struct strmap *m, const char *key, size_t len)
 {
-    if (len > UINT32_MAX) return NULL;
+    if (len >= BORROWED) return NULL;
     size_t i = find_slot(m, key, len, hash_bytes(key, len));
     if (!m->slots[i].key) return NULL;
     void *val = m->slots[i].val;
-    free(m->slots[i].key);
+    if (!(m->slots[i].len & BORROWED)) free(m->slots[i].key);
     m->slots[i].key = NULL;
     m->count--;
     /* Backward shift: move later members of the probe run into the hole
@@ -174,7 +190,7 @@ int strmap_next(struct strmap_iter *it, const char **key, size_t *len, void **va
         const struct slot *s = &m->slots[it->idx++];
         if (!s->key) continue;
         *key = s->key;
-        *len = s->len;
+        *len = LEN(s);
         *val = s->val;
         return 1;
     }

@@ -22,6 +22,12 @@ void strmap_free(struct strmap *m);
  * when the caller does not care). Returns 0 or UMBRA_ENOMEM.
  */
 int strmap_put(struct strmap *m, const char *key, size_t len, void *val, void **old);
+/*
+ * Insert or replace without copying the key: it must stay valid and
+ * unchanged while the entry exists (e.g. a session's own client id). Saves
+ * an allocation per entry in the big tables.
+ */
+int strmap_put_borrowed(struct strmap *m, const char *key, size_t len, void *val, void **old);
 /* Borrowed value or NULL. */
 void *strmap_get(const struct strmap *m, const char *key, size_t len);
 /* Remove and return the value, or NULL if absent. */

@@ -92,7 +92,10 @@ static void test_iteration_sees_each_once(void **state)
     strmap_iter_init(&it, m);
     while (strmap_next(&it, &key, &len, &v)) {
         assert_int_equal(seen[(uintptr_t)v]++, 0);
-        assert_int_equal(strtoul(key, NULL, 10), (uintptr_t)v);
+        char want[16];
+        int wn = snprintf(want, sizeof want, "%lu", (unsigned long)(uintptr_t)v);
+        assert_int_equal(len, (size_t)wn);
+        assert_memory_equal(key, want, len);
         count++;
     }
     assert_int_equal(count, 1000);
@@ -127,6 +130,28 @@ static void test_delete_keeps_probe_runs(void **state)
     }
 }
 
+static void test_borrowed_keys_are_not_copied_or_freed(void **state)
+{
+    (void)state;
+    struct strmap *m = strmap_new();
+    char *key = strdup("session-1");
+    int v;
+    assert_int_equal(strmap_put_borrowed(m, key, 9, &v, NULL), 0);
+    assert_ptr_equal(strmap_get(m, "session-1", 9), &v);
+    struct strmap_iter it;
+    const char *k;
+    size_t len;
+    void *val;
+    strmap_iter_init(&it, m);
+    assert_true(strmap_next(&it, &k, &len, &val));
+    assert_ptr_equal(k, key);
+    assert_int_equal(len, 9);
+    assert_ptr_equal(strmap_del(m, key, 9), &v);
+    assert_int_equal(strmap_put_borrowed(m, key, 9, &v, NULL), 0);
+    strmap_free(m); /* must not free key: ASan would report a double free below */
+    free(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +160,7 @@ int main(void)
         cmocka_unit_test(test_binary_keys),
         cmocka_unit_test(test_iteration_sees_each_once),
         cmocka_unit_test(test_delete_keeps_probe_runs),
+        cmocka_unit_test(test_borrowed_keys_are_not_copied_or_freed),
     };
     return cmocka_run_group_tests_name("strmap", tests, NULL, NULL);
 }
