@@ -29,7 +29,7 @@
 #include <sys/time.h>
 
 #define TICK_MS 250
-#define EXPIRY_SCAN_MS 10000
+#define EXPIRY_SCAN_MS 1000
 #define READ_BUF_SIZE (64 * 1024)
 #define SCRATCH_SIZE (MQTT_MAX_HEADER_LEN + 2 + 65535 + 2 + 64)
 

@@ -1,4 +1,6 @@
 """Persistent sessions: resume, offline queueing, redelivery with DUP, bounds, persistence."""
+import time
+
 from mqtt_raw import Client, publish, ack, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, subscribe
 
 
@@ -153,3 +155,15 @@ def test_inflight_qos2_survives_kill_9_without_duplicate(broker):
     assert again.type == PUBREL and again.pid == m.pid
     c.send(ack(PUBCOMP, m.pid))
     c.no_packet(0.5)
+
+
+def test_offline_session_expires(start_broker):
+    b = start_broker("--session-expiry", "1")
+    c, _ = persistent(b, cid="ephemeral")
+    c.close()
+    deadline = time.monotonic() + 10
+    while "session expired: id=ephemeral" not in b.logs():
+        assert time.monotonic() < deadline, "session never expired"
+        time.sleep(0.1)
+    c, present = persistent(b, cid="ephemeral", filt=None)
+    assert present == 0
