@@ -28,8 +28,14 @@ struct key {
     const char *help;
 };
 
-#define STR(f, d, h) {#f, KEY_STRING, offsetof(struct umbra_config, f), d, h}
-#define UINT(f, d, h) {#f, KEY_UINT, offsetof(struct umbra_config, f), d, h}
+#define STR(f, d, h)                                                                               \
+    {                                                                                              \
+#f, KEY_STRING, offsetof(struct umbra_config, f), d, h                                     \
+    }
+#define UINT(f, d, h)                                                                              \
+    {                                                                                              \
+#f, KEY_UINT, offsetof(struct umbra_config, f), d, h                                       \
+    }
 
 static const struct key keys[] = {
     STR(data_dir, "./var", "directory for the database and keys"),
@@ -42,6 +48,7 @@ static const struct key keys[] = {
     UINT(max_queued_messages, "1000", "queued messages per session"),
     UINT(max_queued_bytes, "16777216", "queued payload bytes per session"),
     UINT(max_connections, "100000", "simultaneous client connections"),
+    UINT(max_subscriptions, "1000", "subscriptions per client (the aws profile allows at most 50)"),
     UINT(sys_interval, "10", "seconds between $SYS/broker updates, 0 to disable"),
     UINT(connect_timeout, "10", "seconds a new connection has to send CONNECT"),
     UINT(session_expiry, "0", "seconds an offline persistent session is kept, 0 = forever"),
@@ -74,8 +81,9 @@ static int set_text(struct umbra_config *c, const struct key *k, const char *val
     *(uint64_t *)field = v;
     return 0;
 bad:
-    if (err) snprintf(err, errlen, "%s: expected a non-negative integer, got '%s'", k->name,
-                      value ? value : "");
+    if (err)
+        snprintf(err, errlen, "%s: expected a non-negative integer, got '%s'", k->name,
+                 value ? value : "");
     return UMBRA_ECONFIG;
 }
 
@@ -100,8 +108,7 @@ void config_free(struct umbra_config *c)
         }
 }
 
-int config_set(struct umbra_config *c, const char *key, const char *value, char *err,
-               size_t errlen)
+int config_set(struct umbra_config *c, const char *key, const char *value, char *err, size_t errlen)
 {
     const struct key *k = find_key(key);
     if (!k) {
@@ -224,6 +231,10 @@ int config_validate(const struct umbra_config *c, char *err, size_t errlen)
     }
     if (c->max_queued_messages < 1) {
         snprintf(err, errlen, "max_queued_messages: expected at least 1");
+        return UMBRA_ECONFIG;
+    }
+    if (c->max_subscriptions < 1 || c->max_subscriptions > UINT32_MAX) {
+        snprintf(err, errlen, "max_subscriptions: expected 1..4294967295");
         return UMBRA_ECONFIG;
     }
     if (c->max_connections < 1) {

@@ -22,6 +22,7 @@ struct umbra_config {
     uint64_t max_queued_messages; /* per session, default 1000 */
     uint64_t max_queued_bytes;    /* per session, default 16 MiB */
     uint64_t max_connections;     /* default 100000 */
+    uint64_t max_subscriptions;   /* per client, default 1000 (the aws profile: 50) */
     uint64_t sys_interval;        /* seconds between $SYS updates, 0 = off, default 10 */
     uint64_t connect_timeout;     /* seconds to send CONNECT, default 10 */
     uint64_t session_expiry;      /* seconds an offline persistent session lives, 0 = forever */

@@ -108,6 +108,8 @@ static size_t sendable(struct umbra_conn *c)
     return (size_t)(c->gates[0].offset - c->out_sent);
 }
 
+static void resume_if_drained(struct umbra_conn *c);
+
 static void on_written(uv_write_t *req, int status)
 {
     struct conn_write_req *w = (struct conn_write_req *)req;
@@ -121,6 +123,7 @@ static void on_written(uv_write_t *req, int status)
     if (c->state == CONN_CLOSING) return;
     mark_dirty(c);
     if (c->session) router_pump(c->server, c->session);
+    resume_if_drained(c);
 }
 
 /* Returns false when the connection stays dirty (gated output). */
@@ -164,6 +167,7 @@ static bool flush_one(struct umbra_conn *c)
         if (!c->writing && c->session && session_queued(c->session) && !conn_is_congested(c))
             router_pump(c->server, c->session);
     }
+    resume_if_drained(c);
     return c->ngates == 0 || c->out.len == 0;
 }
 
@@ -328,6 +332,32 @@ static size_t process(struct umbra_conn *c, const uint8_t *data, size_t len)
     return off;
 }
 
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+
+/*
+ * TCP backpressure: a client that sends faster than it reads (acks it
+ * never collects, its own subscriptions) is not read from while its
+ * unsent output is over four times the congestion mark. Resumed by
+ * flush_one when the output drains.
+ */
+static void pause_if_flooded(struct umbra_conn *c)
+{
+    size_t pending = c->out.len + (c->writing ? c->writing->len : 0);
+    if (c->is_read_paused || c->state == CONN_CLOSING || pending < 4 * c->server->max_out_bytes)
+        return;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->is_read_paused = true;
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
+
+static void resume_if_drained(struct umbra_conn *c)
+{
+    if (!c->is_read_paused || c->state == CONN_CLOSING || conn_is_congested(c)) return;
+    c->is_read_paused = false;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) conn_close(c, "read failed");
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     (void)suggested;
@@ -350,6 +380,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         /* The usual case: decode straight from the shared read buffer and
          * keep only an incomplete tail. */
         size_t used = process(c, data, len);
+        pause_if_flooded(c);
         if (c->state == CONN_CLOSING || used == len) return;
         if (!c->in) c->in = calloc(1, sizeof *c->in);
         if (!c->in || buf_append(c->in, data + used, len - used)) conn_close(c, "out of memory");
@@ -360,6 +391,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         return;
     }
     size_t used = process(c, c->in->data, c->in->len);
+    pause_if_flooded(c);
     if (c->state == CONN_CLOSING) return;
     buf_consume(c->in, used);
     if (c->in->len == 0) {

@@ -74,6 +74,7 @@ struct umbra_conn {
     bool will_retain;
     bool is_dirty;
     bool is_clean_disconnect; /* DISCONNECT received: no will */
+    bool is_read_paused;      /* too much unsent output: stop reading */
 
     /* The peer's address, kept compact (28 bytes, not a formatted string:
      * this struct is paid for once per idle client). */

@@ -63,12 +63,12 @@ static int subscribe_one(struct umbra_conn *c, const struct mqtt_str *filter, ui
     if (qos == 2 && profile->qos2_disconnects) return UMBRA_EPROTOCOL;
     if (!mqtt_topic_within_limits(filter->ptr, filter->len, &profile->topic_limits))
         return MQTT_SUBACK_FAILURE;
-    bool existed = false;
-    for (uint32_t i = 0; i < sess->nsubs; i++)
-        if (sess->subs[i].len == filter->len &&
-            memcmp(sess->subs[i].filter, filter->ptr, filter->len) == 0)
-            existed = true;
-    if (!existed && profile->max_subscriptions && sess->nsubs >= profile->max_subscriptions)
+    /* The broker's limit, tightened by the profile's (AWS: 50). It also
+     * bounds the session's linear filter list. */
+    uint64_t limit = s->cfg->max_subscriptions;
+    if (profile->max_subscriptions && profile->max_subscriptions < limit)
+        limit = profile->max_subscriptions;
+    if (sess->nsubs >= limit && !session_sub_find(sess, filter->ptr, filter->len))
         return MQTT_SUBACK_FAILURE;
     if (session_sub_set(sess, filter->ptr, filter->len, qos, NULL)) return MQTT_SUBACK_FAILURE;
     if (trie_subscribe(s->trie, filter->ptr, filter->len, sess, qos, NULL)) {
@@ -76,8 +76,8 @@ static int subscribe_one(struct umbra_conn *c, const struct mqtt_str *filter, ui
         return MQTT_SUBACK_FAILURE;
     }
     if (sess->is_persisted)
-        persist_sub_put(s->persist, sess->client_id, sess->client_id_len, filter->ptr,
-                        filter->len, qos);
+        persist_sub_put(s->persist, sess->client_id, sess->client_id_len, filter->ptr, filter->len,
+                        qos);
     return qos;
 }
 

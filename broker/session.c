@@ -71,6 +71,12 @@ static int find_sub(const struct umbra_session *s, const char *filter, size_t le
     return -1;
 }
 
+struct session_sub *session_sub_find(struct umbra_session *s, const char *filter, size_t len)
+{
+    int i = find_sub(s, filter, len);
+    return i < 0 ? NULL : &s->subs[i];
+}
+
 int session_sub_set(struct umbra_session *s, const char *filter, size_t len, uint8_t qos,
                     bool *existed)
 {

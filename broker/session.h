@@ -94,6 +94,8 @@ void session_free(struct umbra_session *s);
 /* Add or update a subscription; *existed says whether it was there. */
 int session_sub_set(struct umbra_session *s, const char *filter, size_t len, uint8_t qos,
                     bool *existed);
+/* Borrowed subscription with exactly that filter, or NULL. */
+struct session_sub *session_sub_find(struct umbra_session *s, const char *filter, size_t len);
 /* Remove; UMBRA_ENOTFOUND if absent. */
 int session_sub_del(struct umbra_session *s, const char *filter, size_t len);
 
