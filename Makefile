@@ -12,9 +12,11 @@ SANITIZE ?= 0
 FUZZ_SECONDS ?= 20
 
 PKGS     := libuv jansson sqlite3
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -I. -Ibroker \
+# Debian 12's mbedTLS 2.28 ships no pkg-config file.
+MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -I. -Ibroker -Itls \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(MBEDTLS_LIBS) -lpthread -lm
 
 ifeq ($(SANITIZE),1)
 BUILD    := build/asan
@@ -40,7 +42,7 @@ FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 
 # Debian packages the build and the tests need (make deps installs the missing ones).
 DEB_BUILD := gcc make pkg-config libuv1-dev libjansson-dev libsqlite3-dev libmbedtls-dev
-DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev mosquitto-clients python3 \
+DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev mosquitto-clients python3 openssl \
              python3-paho-mqtt python3-pytest
 DEB_BENCH := mosquitto
 
@@ -75,12 +77,12 @@ e2e: all
 	  SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 # Fuzzers always build with clang, libFuzzer and ASan/UBSan, from the sources.
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Ibroker -fsanitize=fuzzer,address,undefined \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Ibroker -Itls -fsanitize=fuzzer,address,undefined \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # The pure modules only: what a fuzzer exercises must not need a loop or sockets.
 FUZZ_LIB_SRCS := $(filter broker/mqtt_% broker/error.c broker/strmap.c broker/trie.c \
                   broker/retain.c broker/levelset.c broker/config.c broker/log.c broker/profile.c broker/buf.c \
-                  broker/session.c broker/message.c,$(LIB_SRCS))
+                  broker/session.c broker/message.c tls/cert.c,$(LIB_SRCS))
 
 build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard broker/*.h)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,68 @@
+/* cert.c - certificate ids and facts through mbedTLS's X.509 parser. */
+#include "cert.h"
+
+#include "error.h"
+
+#include <mbedtls/sha256.h>
+#include <mbedtls/x509_crt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void cert_id_from_der(const uint8_t *der, size_t len, char out[CERT_ID_HEX_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t digest[32];
+    mbedtls_sha256_ret(der, len, digest, 0);
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 15];
+    }
+    out[CERT_ID_HEX_LEN] = '\0';
+}
+
+/* Days from the civil date to 1970-01-01 (H. Hinnant's algorithm): no
+ * timegm(), no time zone. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int64_t x509_time_to_unix(const mbedtls_x509_time *t)
+{
+    return days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
+}
+
+int cert_parse(const uint8_t *data, size_t len, struct cert_info *out, char *err, size_t errlen)
+{
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    /* mbedTLS takes PEM only with its terminating NUL counted in len. */
+    int rc = mbedtls_x509_crt_parse(&crt, data, len);
+    if (rc < 0 || !crt.raw.p) {
+        if (err) snprintf(err, errlen, "not a valid X.509 certificate (mbedTLS -0x%04x)", -rc);
+        mbedtls_x509_crt_free(&crt);
+        return UMBRA_EINVAL;
+    }
+    memset(out, 0, sizeof *out);
+    cert_id_from_der(crt.raw.p, crt.raw.len, out->id);
+    out->not_before = x509_time_to_unix(&crt.valid_from);
+    out->not_after = x509_time_to_unix(&crt.valid_to);
+    out->is_ca = crt.ca_istrue != 0;
+    if (mbedtls_x509_dn_gets(out->subject, sizeof out->subject, &crt.subject) < 0)
+        out->subject[0] = '\0';
+    if (mbedtls_x509_dn_gets(out->issuer, sizeof out->issuer, &crt.issuer) < 0)
+        out->issuer[0] = '\0';
+    mbedtls_x509_crt_free(&crt);
+    return 0;
+}
+
+int cert_arn(char *out, size_t cap, const char *region, const char *account, const char *id)
+{
+    return snprintf(out, cap, "arn:aws:iot:%s:%s:cert/%s", region, account, id);
+}
