@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 20
 PKGS     := libuv jansson sqlite3
 # Debian 12's mbedTLS 2.28 ships no pkg-config file.
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -I. -Ibroker -Itls \
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -I. -Ibroker -Itls -Iregistry \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(MBEDTLS_LIBS) -lpthread -lm
 

@@ -1,0 +1,239 @@
+/*
+ * registry.c - opening the registry: connection settings, schema
+ * migrations, the account identity, and helpers every operation uses.
+ *
+ * Migrations are numbered SQL scripts applied in order inside a
+ * transaction; schema_version('registry') records the last one, so a newer
+ * umbrad upgrades an older data dir in place and never re-applies a step.
+ */
+#include "registry_internal.h"
+
+#include "error.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static const char *const migrations[] = {
+    /* 1: things and the account's identity. */
+    "CREATE TABLE IF NOT EXISTS schema_version(component TEXT PRIMARY KEY, version INTEGER);"
+    "CREATE TABLE registry_settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE things(name TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, type_name TEXT,"
+    " attributes TEXT NOT NULL DEFAULT '{}', version INTEGER NOT NULL DEFAULT 1,"
+    " created_at INTEGER NOT NULL);",
+};
+#define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
+
+int reg_fail(struct reg_error *e, const char *type, int status, const char *fmt, ...)
+{
+    e->type = type;
+    e->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    return status >= 500 ? UMBRA_EIO : UMBRA_EINVAL;
+}
+
+int reg_fail_db(struct registry *r, struct reg_error *e)
+{
+    return reg_fail(e, "InternalFailureException", 500, "registry database: %s",
+                    sqlite3_errmsg(r->db));
+}
+
+int reg_string(const json_t *req, const char *key, bool required, const char **out,
+               struct reg_error *e)
+{
+    json_t *v = json_object_get(req, key);
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        if (required)
+            return reg_fail(e, "InvalidRequestException", 400, "Missing required parameter %s",
+                            key);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return reg_fail(e, "InvalidRequestException", 400, "%s must be a string", key);
+    *out = json_string_value(v);
+    return 0;
+}
+
+int reg_int(const json_t *req, const char *key, bool *present, int64_t *out, struct reg_error *e)
+{
+    json_t *v = json_object_get(req, key);
+    *present = v && !json_is_null(v);
+    if (!*present) return 0;
+    if (!json_is_integer(v))
+        return reg_fail(e, "InvalidRequestException", 400, "%s must be an integer", key);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+bool reg_matches(const char *s, const char *allowed_punct, size_t min, size_t max)
+{
+    size_t n = strlen(s);
+    if (n < min || n > max) return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 128 && isalnum(ch)) continue;
+        if (ch == '\0' || !strchr(allowed_punct, ch)) return false;
+    }
+    return true;
+}
+
+sqlite3_stmt *reg_prepare(struct registry *r, const char *sql, struct reg_error *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        reg_fail_db(r, e);
+        return NULL;
+    }
+    return st;
+}
+
+int64_t reg_now(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec;
+}
+
+static void random_bytes(uint8_t *out, size_t n)
+{
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f ? fread(out, 1, n, f) : 0;
+    if (f) fclose(f);
+    /* /dev/urandom is always there on Linux; fall back to something unique. */
+    for (size_t i = got; i < n; i++)
+        out[i] = (uint8_t)(rand() ^ (int)getpid() ^ (int)i);
+}
+
+void reg_uuid(char out[37])
+{
+    uint8_t b[16];
+    random_bytes(b, sizeof b);
+    b[6] = (uint8_t)((b[6] & 0x0F) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3F) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+static int schema_version(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int v = 0;
+    sqlite3_exec(db,
+                 "CREATE TABLE IF NOT EXISTS schema_version(component TEXT PRIMARY KEY,"
+                 " version INTEGER)",
+                 NULL, NULL, NULL);
+    if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version WHERE component='registry'", -1,
+                           &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    return v;
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    int have = schema_version(db);
+    for (int v = have; v < NMIGRATIONS; v++) {
+        char *msg = NULL;
+        char bump[128];
+        snprintf(bump, sizeof bump,
+                 "INSERT OR REPLACE INTO schema_version(component, version) VALUES('registry', %d)",
+                 v + 1);
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, bump, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+            snprintf(err, errlen, "registry migration %d: %s", v + 1, msg ? msg : "?");
+            sqlite3_free(msg);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return UMBRA_EIO;
+        }
+    }
+    return 0;
+}
+
+/* The account id: 12 digits chosen on first open, like an AWS account. */
+static int load_account(struct registry *r, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(r->db, "SELECT value FROM registry_settings WHERE key='account'", -1,
+                           &st, NULL) != SQLITE_OK)
+        goto fail;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(r->account, sizeof r->account, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        return 0;
+    }
+    sqlite3_finalize(st);
+    uint8_t b[12];
+    random_bytes(b, sizeof b);
+    for (int i = 0; i < 12; i++)
+        r->account[i] = (char)('0' + b[i] % 10);
+    if (r->account[0] == '0') r->account[0] = '1';
+    r->account[12] = '\0';
+    if (sqlite3_prepare_v2(
+            r->db, "INSERT OR IGNORE INTO registry_settings(key, value) VALUES('account', ?1)", -1,
+            &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, r->account, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) goto fail;
+    return load_account(r, err, errlen); /* another process may have won the race */
+fail:
+    snprintf(err, errlen, "registry: %s", sqlite3_errmsg(r->db));
+    return UMBRA_EIO;
+}
+
+int registry_open(struct registry **out, const char *path, const char *region, char *err,
+                  size_t errlen)
+{
+    struct registry *r = calloc(1, sizeof *r);
+    if (!r) return UMBRA_ENOMEM;
+    snprintf(r->region, sizeof r->region, "%s", region ? region : "us-east-1");
+    int rc = UMBRA_EIO;
+    if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", path, r->db ? sqlite3_errmsg(r->db) : "?");
+        goto fail;
+    }
+    sqlite3_busy_timeout(r->db, 5000);
+    if (sqlite3_exec(r->db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(r->db));
+        goto fail;
+    }
+    if ((rc = migrate(r->db, err, errlen)) != 0) goto fail;
+    if ((rc = load_account(r, err, errlen)) != 0) goto fail;
+    *out = r;
+    return 0;
+fail:
+    registry_close(r);
+    return rc;
+}
+
+void registry_close(struct registry *r)
+{
+    if (!r) return;
+    sqlite3_close(r->db);
+    free(r);
+}
+
+const char *registry_account(const struct registry *r)
+{
+    return r->account;
+}
+
+const char *registry_region(const struct registry *r)
+{
+    return r->region;
+}

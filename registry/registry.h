@@ -1,0 +1,60 @@
+/*
+ * registry.h - the device registry (things, and next certificates, CA
+ * certificates and attachments) in SQLite, shaped like AWS IoT's API.
+ *
+ * Every operation takes its request as a JSON object named and shaped as
+ * AWS's REST API and CLI name them (thingName, attributePayload,
+ * expectedVersion, ...) and answers with the JSON object AWS answers
+ * with, so umbractl prints it and the HTTP API sends it unchanged. Errors
+ * carry AWS's exception name, HTTP status and message.
+ *
+ * Both umbrad and umbractl link this module and open the same database;
+ * SQLite (WAL, busy timeout) arbitrates between them. Not for the
+ * message path: the broker caches what it needs.
+ */
+#ifndef UMBRA_REGISTRY_H
+#define UMBRA_REGISTRY_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct registry;
+
+/* An AWS-style failure: e.g. ("ResourceNotFoundException", 404, "..."). */
+struct reg_error {
+    const char *type; /* static string */
+    int status;       /* HTTP status AWS uses for it */
+    char message[512];
+};
+
+/*
+ * Open (creating and migrating) DIR/umbra.db's registry tables. The account
+ * id (12 digits, generated on first open) and region live in the database.
+ * Returns 0 or a negative UMBRA_E*, with a message in err.
+ */
+int registry_open(struct registry **out, const char *path, const char *region, char *err,
+                  size_t errlen);
+void registry_close(struct registry *r);
+
+const char *registry_account(const struct registry *r);
+const char *registry_region(const struct registry *r);
+
+/*
+ * Operations. `req` is borrowed; on success *resp is a new JSON object the
+ * caller releases with json_decref(). On failure the return value is
+ * negative and *e says what AWS would say.
+ */
+typedef int (*registry_op)(struct registry *r, const json_t *req, json_t **resp,
+                           struct reg_error *e);
+
+int registry_create_thing(struct registry *r, const json_t *req, json_t **resp,
+                          struct reg_error *e);
+int registry_describe_thing(struct registry *r, const json_t *req, json_t **resp,
+                            struct reg_error *e);
+int registry_update_thing(struct registry *r, const json_t *req, json_t **resp,
+                          struct reg_error *e);
+int registry_delete_thing(struct registry *r, const json_t *req, json_t **resp,
+                          struct reg_error *e);
+int registry_list_things(struct registry *r, const json_t *req, json_t **resp, struct reg_error *e);
+
+#endif
