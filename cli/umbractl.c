@@ -1,30 +1,259 @@
 /*
  * umbractl.c - Umbra's administration CLI.
  *
- * Commands and flags mirror `aws iot ...`. Exit status: 0 ok, 1 the
- * operation failed (error name and message on stderr), 2 usage error.
+ *   umbractl [--data-dir DIR] COMMAND [--FLAG VALUE]...
+ *
+ * Commands, flags and JSON output mirror `aws iot ...`: each command is a
+ * row in one table naming the registry operation and how each flag maps
+ * to a field of the AWS request. Values starting with file:// are read
+ * from that file, as the AWS CLI does. Exit status: 0 ok, 1 the operation
+ * failed (AWS-style error on stderr), 2 usage error.
  */
+#include "error.h"
+#include "registry.h"
 #include "version.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+enum arg_type {
+    ARG_STRING, /* "--thing-name N" -> "thingName": "N" */
+    ARG_INT,    /* "--expected-version 3" -> 3 */
+    ARG_JSON,   /* "--attribute-payload '{...}'" or file://... -> object */
+    ARG_BOOL,   /* "--remove-thing-type" -> true; "--no-remove-thing-type" -> false */
+};
+
+struct arg_spec {
+    const char *flag; /* without the leading "--" */
+    const char *key;  /* AWS request field */
+    enum arg_type type;
+    int is_required;
+};
+
+struct command {
+    const char *name;
+    const char *operation; /* AWS operation name, for error messages */
+    registry_op run;
+    struct arg_spec args[8];
+    const char *help;
+};
+
+static const struct command commands[] = {
+    {"create-thing",
+     "CreateThing",
+     registry_create_thing,
+     {{"thing-name", "thingName", ARG_STRING, 1},
+      {"thing-type-name", "thingTypeName", ARG_STRING, 0},
+      {"attribute-payload", "attributePayload", ARG_JSON, 0}},
+     "Create a thing."},
+    {"describe-thing",
+     "DescribeThing",
+     registry_describe_thing,
+     {{"thing-name", "thingName", ARG_STRING, 1}},
+     "Describe a thing."},
+    {"update-thing",
+     "UpdateThing",
+     registry_update_thing,
+     {{"thing-name", "thingName", ARG_STRING, 1},
+      {"thing-type-name", "thingTypeName", ARG_STRING, 0},
+      {"attribute-payload", "attributePayload", ARG_JSON, 0},
+      {"expected-version", "expectedVersion", ARG_INT, 0},
+      {"remove-thing-type", "removeThingType", ARG_BOOL, 0}},
+     "Update a thing's attributes or type."},
+    {"delete-thing",
+     "DeleteThing",
+     registry_delete_thing,
+     {{"thing-name", "thingName", ARG_STRING, 1},
+      {"expected-version", "expectedVersion", ARG_INT, 0}},
+     "Delete a thing."},
+    {"list-things",
+     "ListThings",
+     registry_list_things,
+     {{"attribute-name", "attributeName", ARG_STRING, 0},
+      {"attribute-value", "attributeValue", ARG_STRING, 0},
+      {"thing-type-name", "thingTypeName", ARG_STRING, 0},
+      {"use-prefix-attribute-value", "usePrefixAttributeValue", ARG_BOOL, 0},
+      {"max-results", "maxResults", ARG_INT, 0},
+      {"next-token", "nextToken", ARG_STRING, 0}},
+     "List things, optionally by attribute or type."},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: umbractl [--data-dir DIR | --endpoint URL] COMMAND [--FLAG VALUE]...\n\n"
-                 "Administer an Umbra broker; commands and flags mirror `aws iot`.\n\n"
-                 "  --version   print the version and exit\n"
-                 "  --help      print this help and exit\n\n"
-                 "commands:\n"
-                 "  version     print the version\n");
+    fprintf(out, "usage: umbractl [--data-dir DIR] COMMAND [--FLAG VALUE]...\n\n"
+                 "Administer an Umbra broker's registry; commands and flags mirror `aws iot`.\n"
+                 "The data directory is --data-dir, else $UMBRA_DATA_DIR, else ./var.\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-28s %s\n", commands[i].name, commands[i].help);
+    fprintf(out, "\n  umbractl COMMAND --help     flags of one command\n"
+                 "  umbractl --version          print the version\n");
+}
+
+static void command_usage(FILE *out, const struct command *c)
+{
+    fprintf(out, "usage: umbractl %s", c->name);
+    for (const struct arg_spec *a = c->args; a->flag; a++) {
+        const char *v = a->type == ARG_BOOL ? "" : a->type == ARG_INT ? " N" : " VALUE";
+        fprintf(out, a->is_required ? " --%s%s" : " [--%s%s]", a->flag, v);
+    }
+    fprintf(out, "\n\n%s JSON values may be given as file://PATH.\n", c->help);
+}
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+/* Read file://PATH values; other values are returned as they are (borrowed). */
+static char *load_value(const char *value, char **owned)
+{
+    *owned = NULL;
+    if (strncmp(value, "file://", 7) != 0) return (char *)value;
+    FILE *f = fopen(value + 7, "rb");
+    if (!f) {
+        fprintf(stderr, "umbractl: cannot read %s: %s\n", value + 7, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t n;
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            char *bigger = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+            if (!bigger) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!buf) {
+        fprintf(stderr, "umbractl: %s is too large\n", value + 7);
+        return NULL;
+    }
+    buf[len] = '\0';
+    *owned = buf;
+    return buf;
+}
+
+static int set_arg(json_t *req, const struct arg_spec *a, const char *value)
+{
+    char *owned;
+    char *text = load_value(value, &owned);
+    if (!text) return 2;
+    int rc = 0;
+    if (a->type == ARG_STRING) {
+        json_object_set_new(req, a->key, json_string(text));
+    } else if (a->type == ARG_INT) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (errno || end == text || *end) {
+            fprintf(stderr, "umbractl: --%s expects an integer, got '%s'\n", a->flag, text);
+            rc = 2;
+        } else {
+            json_object_set_new(req, a->key, json_integer(v));
+        }
+    } else {
+        json_error_t jerr;
+        json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+        if (!v) {
+            fprintf(stderr, "umbractl: --%s: invalid JSON: %s (line %d)\n", a->flag, jerr.text,
+                    jerr.line);
+            rc = 2;
+        } else {
+            json_object_set_new(req, a->key, v);
+        }
+    }
+    free(owned);
+    return rc;
+}
+
+/* Build the AWS request from flags. Returns 0 or 2 (usage error, printed). */
+static int parse_flags(const struct command *c, int argc, char **argv, json_t *req)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *f = argv[i];
+        if (strncmp(f, "--", 2) != 0) {
+            fprintf(stderr, "umbractl %s: unexpected argument '%s'\n", c->name, f);
+            return 2;
+        }
+        f += 2;
+        bool negated = strncmp(f, "no-", 3) == 0;
+        const struct arg_spec *a = c->args;
+        for (; a->flag; a++)
+            if (strcmp(a->flag, f) == 0 ||
+                (negated && a->type == ARG_BOOL && !strcmp(a->flag, f + 3)))
+                break;
+        if (!a->flag) {
+            fprintf(stderr, "umbractl %s: unknown option --%s (see umbractl %s --help)\n", c->name,
+                    f, c->name);
+            return 2;
+        }
+        if (a->type == ARG_BOOL) {
+            json_object_set_new(req, a->key, json_boolean(!negated));
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "umbractl %s: --%s needs a value\n", c->name, f);
+            return 2;
+        }
+        int rc = set_arg(req, a, argv[++i]);
+        if (rc) return rc;
+    }
+    for (const struct arg_spec *a = c->args; a->flag; a++) {
+        if (a->is_required && !json_object_get(req, a->key)) {
+            fprintf(stderr, "umbractl %s: the following arguments are required: --%s\n", c->name,
+                    a->flag);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static int run_command(const char *data_dir, const struct command *c, json_t *req)
+{
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/umbra.db", data_dir);
+    struct registry *r;
+    if (registry_open(&r, path, NULL, err, sizeof err)) {
+        fprintf(stderr, "umbractl: %s\n", err);
+        return 1;
+    }
+    json_t *resp = NULL;
+    struct reg_error e = {0};
+    int rc = c->run(r, req, &resp, &e);
+    registry_close(r);
+    if (rc) {
+        /* The AWS CLI's wording, so scripts that parse it keep working. */
+        fprintf(stderr, "An error occurred (%s) when calling the %s operation: %s\n", e.type,
+                c->operation, e.message);
+        return 1;
+    }
+    if (json_object_size(resp) > 0) {
+        char *text = json_dumps(resp, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+        if (text) puts(text);
+        free(text);
+    }
+    json_decref(resp);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
+    const char *data_dir = getenv("UMBRA_DATA_DIR");
+    if (!data_dir || !*data_dir) data_dir = "./var";
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -36,12 +265,12 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         }
-        if ((strcmp(a, "--data-dir") == 0 || strcmp(a, "--endpoint") == 0)) {
+        if (strcmp(a, "--data-dir") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "umbractl: %s needs a value\n", a);
+                fprintf(stderr, "umbractl: --data-dir needs a value\n");
                 return 2;
             }
-            i++;
+            data_dir = argv[++i];
             continue;
         }
         break;
@@ -50,6 +279,21 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    fprintf(stderr, "umbractl: unknown command or option '%s' (see umbractl --help)\n", argv[i]);
-    return 2;
+    const struct command *c = find_command(argv[i]);
+    if (!c) {
+        fprintf(stderr, "umbractl: unknown command or option '%s' (see umbractl --help)\n",
+                argv[i]);
+        return 2;
+    }
+    for (int j = i + 1; j < argc; j++) {
+        if (strcmp(argv[j], "--help") == 0) {
+            command_usage(stdout, c);
+            return 0;
+        }
+    }
+    json_t *req = json_object();
+    int rc = parse_flags(c, argc - i - 1, argv + i + 1, req);
+    if (!rc) rc = run_command(data_dir, c, req);
+    json_decref(req);
+    return rc;
 }
