@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum arg_type {
     ARG_STRING, /* "--thing-name N" -> "thingName": "N" */
@@ -79,6 +80,83 @@ static const struct command commands[] = {
       {"max-results", "maxResults", ARG_INT, 0},
       {"next-token", "nextToken", ARG_STRING, 0}},
      "List things, optionally by attribute or type."},
+    {"register-certificate",
+     "RegisterCertificate",
+     registry_register_certificate,
+     {{"certificate-pem", "certificatePem", ARG_STRING, 1},
+      {"ca-certificate-pem", "caCertificatePem", ARG_STRING, 0},
+      {"set-as-active", "setAsActive", ARG_BOOL, 0},
+      {"status", "status", ARG_STRING, 0}},
+     "Register a device certificate signed by a registered CA."},
+    {"register-certificate-without-ca",
+     "RegisterCertificateWithoutCA",
+     registry_register_certificate_without_ca,
+     {{"certificate-pem", "certificatePem", ARG_STRING, 1}, {"status", "status", ARG_STRING, 0}},
+     "Register a device certificate without its CA."},
+    {"describe-certificate",
+     "DescribeCertificate",
+     registry_describe_certificate,
+     {{"certificate-id", "certificateId", ARG_STRING, 1}},
+     "Describe a certificate."},
+    {"update-certificate",
+     "UpdateCertificate",
+     registry_update_certificate,
+     {{"certificate-id", "certificateId", ARG_STRING, 1},
+      {"new-status", "newStatus", ARG_STRING, 1}},
+     "Set a certificate ACTIVE, INACTIVE or REVOKED."},
+    {"delete-certificate",
+     "DeleteCertificate",
+     registry_delete_certificate,
+     {{"certificate-id", "certificateId", ARG_STRING, 1},
+      {"force-delete", "forceDelete", ARG_BOOL, 0}},
+     "Delete a certificate that is not ACTIVE and not attached."},
+    {"list-certificates",
+     "ListCertificates",
+     registry_list_certificates,
+     {{"page-size", "pageSize", ARG_INT, 0},
+      {"marker", "marker", ARG_STRING, 0},
+      {"ascending-order", "ascendingOrder", ARG_BOOL, 0}},
+     "List certificates."},
+    {"register-ca-certificate",
+     "RegisterCACertificate",
+     registry_register_ca_certificate,
+     {{"ca-certificate", "caCertificate", ARG_STRING, 1},
+      {"verification-certificate", "verificationCertificate", ARG_STRING, 0},
+      {"set-as-active", "setAsActive", ARG_BOOL, 0},
+      {"allow-auto-registration", "allowAutoRegistration", ARG_BOOL, 0}},
+     "Register a CA certificate."},
+    {"describe-ca-certificate",
+     "DescribeCACertificate",
+     registry_describe_ca_certificate,
+     {{"certificate-id", "certificateId", ARG_STRING, 1}},
+     "Describe a CA certificate."},
+    {"list-ca-certificates",
+     "ListCACertificates",
+     registry_list_ca_certificates,
+     {{"page-size", "pageSize", ARG_INT, 0},
+      {"marker", "marker", ARG_STRING, 0},
+      {"ascending-order", "ascendingOrder", ARG_BOOL, 0}},
+     "List CA certificates."},
+    {"attach-thing-principal",
+     "AttachThingPrincipal",
+     registry_attach_thing_principal,
+     {{"thing-name", "thingName", ARG_STRING, 1}, {"principal", "principal", ARG_STRING, 1}},
+     "Attach a certificate (by ARN) to a thing."},
+    {"detach-thing-principal",
+     "DetachThingPrincipal",
+     registry_detach_thing_principal,
+     {{"thing-name", "thingName", ARG_STRING, 1}, {"principal", "principal", ARG_STRING, 1}},
+     "Detach a certificate from a thing."},
+    {"list-thing-principals",
+     "ListThingPrincipals",
+     registry_list_thing_principals,
+     {{"thing-name", "thingName", ARG_STRING, 1}},
+     "List the certificates attached to a thing."},
+    {"list-principal-things",
+     "ListPrincipalThings",
+     registry_list_principal_things,
+     {{"principal", "principal", ARG_STRING, 1}},
+     "List the things a certificate is attached to."},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -225,6 +303,11 @@ static int parse_flags(const struct command *c, int argc, char **argv, json_t *r
 static int run_command(const char *data_dir, const struct command *c, json_t *req)
 {
     char path[4096], err[512];
+    /* Like umbrad, start a data directory that does not exist yet. */
+    if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "umbractl: cannot create %s: %s\n", data_dir, strerror(errno));
+        return 1;
+    }
     snprintf(path, sizeof path, "%s/umbra.db", data_dir);
     struct registry *r;
     if (registry_open(&r, path, NULL, err, sizeof err)) {

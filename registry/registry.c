@@ -25,6 +25,18 @@ static const char *const migrations[] = {
     "CREATE TABLE things(name TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, type_name TEXT,"
     " attributes TEXT NOT NULL DEFAULT '{}', version INTEGER NOT NULL DEFAULT 1,"
     " created_at INTEGER NOT NULL);",
+    /* 2: certificates, CA certificates, thing-principal attachments. */
+    "CREATE TABLE ca_certificates(id TEXT PRIMARY KEY, pem TEXT NOT NULL, status TEXT NOT NULL,"
+    " auto_registration TEXT NOT NULL DEFAULT 'DISABLE', subject TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, modified_at INTEGER NOT NULL,"
+    " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL);"
+    "CREATE TABLE certificates(id TEXT PRIMARY KEY, pem TEXT NOT NULL, status TEXT NOT NULL,"
+    " ca_id TEXT, created_at INTEGER NOT NULL, modified_at INTEGER NOT NULL,"
+    " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL, generation INTEGER NOT NULL);"
+    "CREATE INDEX certificates_by_ca ON certificates(ca_id);"
+    "CREATE TABLE thing_principals(thing_name TEXT NOT NULL, principal TEXT NOT NULL,"
+    " PRIMARY KEY(thing_name, principal)) WITHOUT ROWID;"
+    "CREATE INDEX principal_things ON thing_principals(principal);",
 };
 #define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 

@@ -57,4 +57,34 @@ int registry_delete_thing(struct registry *r, const json_t *req, json_t **resp,
                           struct reg_error *e);
 int registry_list_things(struct registry *r, const json_t *req, json_t **resp, struct reg_error *e);
 
+/* Certificates (certificates.c). */
+int registry_register_certificate(struct registry *r, const json_t *req, json_t **resp,
+                                  struct reg_error *e);
+int registry_register_certificate_without_ca(struct registry *r, const json_t *req,
+                                             json_t **resp, struct reg_error *e);
+int registry_describe_certificate(struct registry *r, const json_t *req, json_t **resp,
+                                  struct reg_error *e);
+int registry_update_certificate(struct registry *r, const json_t *req, json_t **resp,
+                                struct reg_error *e);
+int registry_delete_certificate(struct registry *r, const json_t *req, json_t **resp,
+                                struct reg_error *e);
+int registry_list_certificates(struct registry *r, const json_t *req, json_t **resp,
+                               struct reg_error *e);
+int registry_register_ca_certificate(struct registry *r, const json_t *req, json_t **resp,
+                                     struct reg_error *e);
+int registry_describe_ca_certificate(struct registry *r, const json_t *req, json_t **resp,
+                                     struct reg_error *e);
+int registry_list_ca_certificates(struct registry *r, const json_t *req, json_t **resp,
+                                  struct reg_error *e);
+
+/* Thing-principal attachments (principals.c). */
+int registry_attach_thing_principal(struct registry *r, const json_t *req, json_t **resp,
+                                    struct reg_error *e);
+int registry_detach_thing_principal(struct registry *r, const json_t *req, json_t **resp,
+                                    struct reg_error *e);
+int registry_list_thing_principals(struct registry *r, const json_t *req, json_t **resp,
+                                   struct reg_error *e);
+int registry_list_principal_things(struct registry *r, const json_t *req, json_t **resp,
+                                   struct reg_error *e);
+
 #endif

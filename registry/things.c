@@ -334,7 +334,17 @@ int registry_delete_thing(struct registry *r, const json_t *req, json_t **resp, 
         int64_t have = t.version;
         row_free(&t);
         if (has_expected && expected != have) return version_conflict(e, name, have, expected);
-        sqlite3_stmt *st = reg_prepare(r, "DELETE FROM things WHERE name = ?1", e);
+        sqlite3_stmt *st =
+            reg_prepare(r, "SELECT 1 FROM thing_principals WHERE thing_name = ?1 LIMIT 1", e);
+        if (!st) return UMBRA_EIO;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        bool attached = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+        if (attached)
+            return reg_fail(e, "InvalidRequestException", 400,
+                            "Cannot delete. Thing %s is still attached to one or more principals",
+                            name);
+        st = reg_prepare(r, "DELETE FROM things WHERE name = ?1", e);
         if (!st) return UMBRA_EIO;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         int step = sqlite3_step(st);

@@ -34,6 +34,13 @@ void cert_id_from_der(const uint8_t *der, size_t len, char out[CERT_ID_HEX_LEN +
  */
 int cert_parse(const uint8_t *data, size_t len, struct cert_info *out, char *err, size_t errlen);
 
+/*
+ * Is the certificate signed by the CA certificate? Both PEM (NUL-terminated,
+ * lengths counting the NUL) or DER. Validity dates are not checked here.
+ * Returns 0 when it is, UMBRA_EINVAL when not or unparsable.
+ */
+int cert_verify_issuer(const uint8_t *cert, size_t len, const uint8_t *ca, size_t ca_len);
+
 /* "arn:aws:iot:REGION:ACCOUNT:cert/ID" into out; returns its length, as snprintf. */
 int cert_arn(char *out, size_t cap, const char *region, const char *account, const char *id);
 
