@@ -18,13 +18,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 enum arg_type {
     ARG_STRING, /* "--thing-name N" -> "thingName": "N" */
     ARG_INT,    /* "--expected-version 3" -> 3 */
     ARG_JSON,   /* "--attribute-payload '{...}'" or file://... -> object */
     ARG_BOOL,   /* "--remove-thing-type" -> true; "--no-remove-thing-type" -> false */
+    ARG_OUTFILE /* "--certificate-pem-outfile F": write response field `key` (a.b) to F */
 };
 
 struct arg_spec {
@@ -80,6 +83,21 @@ static const struct command commands[] = {
       {"max-results", "maxResults", ARG_INT, 0},
       {"next-token", "nextToken", ARG_STRING, 0}},
      "List things, optionally by attribute or type."},
+    {"create-keys-and-certificate",
+     "CreateKeysAndCertificate",
+     registry_create_keys_and_certificate,
+     {{"set-as-active", "setAsActive", ARG_BOOL, 0},
+      {"certificate-pem-outfile", "certificatePem", ARG_OUTFILE, 0},
+      {"public-key-outfile", "keyPair.PublicKey", ARG_OUTFILE, 0},
+      {"private-key-outfile", "keyPair.PrivateKey", ARG_OUTFILE, 0}},
+     "Create an RSA 2048 key pair and a certificate signed by Umbra's CA."},
+    {"create-certificate-from-csr",
+     "CreateCertificateFromCsr",
+     registry_create_certificate_from_csr,
+     {{"certificate-signing-request", "certificateSigningRequest", ARG_STRING, 1},
+      {"set-as-active", "setAsActive", ARG_BOOL, 0},
+      {"certificate-pem-outfile", "certificatePem", ARG_OUTFILE, 0}},
+     "Issue a certificate for a certificate signing request."},
     {"register-certificate",
      "RegisterCertificate",
      registry_register_certificate,
@@ -225,8 +243,15 @@ static char *load_value(const char *value, char **owned)
     return buf;
 }
 
+/* Outfile flags are the CLI's business, not the request's: kept aside. */
+static json_t *outfiles;
+
 static int set_arg(json_t *req, const struct arg_spec *a, const char *value)
 {
+    if (a->type == ARG_OUTFILE) {
+        json_object_set_new(outfiles, a->key, json_string(value));
+        return 0;
+    }
     char *owned;
     char *text = load_value(value, &owned);
     if (!text) return 2;
@@ -300,6 +325,41 @@ static int parse_flags(const struct command *c, int argc, char **argv, json_t *r
     return 0;
 }
 
+/* Write response fields to the files named by the outfile flags (mode 0600). */
+static int write_outfiles(const json_t *resp)
+{
+    const char *path_key;
+    json_t *file;
+    json_object_foreach(outfiles, path_key, file)
+    {
+        char key[64];
+        snprintf(key, sizeof key, "%s", path_key);
+        char *dot = strchr(key, '.');
+        const json_t *v = resp;
+        if (dot) {
+            *dot = '\0';
+            v = json_object_get(v, key);
+            v = json_object_get(v, dot + 1);
+        } else {
+            v = json_object_get(v, key);
+        }
+        const char *path = json_string_value(file);
+        FILE *f = NULL;
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) f = fdopen(fd, "w");
+        if (!f || !json_is_string(v) || fputs(json_string_value(v), f) < 0) {
+            fprintf(stderr, "umbractl: cannot write %s: %s\n", path, strerror(errno));
+            if (f)
+                fclose(f);
+            else if (fd >= 0)
+                close(fd);
+            return 1;
+        }
+        fclose(f);
+    }
+    return 0;
+}
+
 static int run_command(const char *data_dir, const struct command *c, json_t *req)
 {
     char path[4096], err[512];
@@ -322,6 +382,10 @@ static int run_command(const char *data_dir, const struct command *c, json_t *re
         /* The AWS CLI's wording, so scripts that parse it keep working. */
         fprintf(stderr, "An error occurred (%s) when calling the %s operation: %s\n", e.type,
                 c->operation, e.message);
+        return 1;
+    }
+    if (write_outfiles(resp)) {
+        json_decref(resp);
         return 1;
     }
     if (json_object_size(resp) > 0) {
@@ -375,8 +439,10 @@ int main(int argc, char **argv)
         }
     }
     json_t *req = json_object();
+    outfiles = json_object();
     int rc = parse_flags(c, argc - i - 1, argv + i + 1, req);
     if (!rc) rc = run_command(data_dir, c, req);
     json_decref(req);
+    json_decref(outfiles);
     return rc;
 }

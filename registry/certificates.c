@@ -7,6 +7,7 @@
 
 #include "cert.h"
 #include "error.h"
+#include "pki.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,93 @@ int registry_register_certificate_without_ca(struct registry *r, const json_t *r
         (rc = read_status(req, &status, e)) || (rc = parse_pem(pem, &info, e)))
         return rc;
     return insert_certificate(r, pem, &info, status, NULL, resp, e);
+}
+
+/* The data directory's CA, made on first use when umbrad has not run yet. */
+static int load_signer(struct registry *r, char **ca_pem, char **ca_key, struct reg_error *e)
+{
+    static const char *const hosts[] = {"localhost", "127.0.0.1", "::1", NULL};
+    char err[256], path[4200];
+    bool created;
+    if (pki_init_data_dir(r->dir, hosts, &created, err, sizeof err))
+        return reg_fail(e, "InternalFailureException", 500, "%s", err);
+    *ca_pem = *ca_key = NULL;
+    const char *names[2] = {"ca.pem", "ca.key"};
+    char **out[2] = {ca_pem, ca_key};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", r->dir, names[i]);
+        FILE *f = fopen(path, "rb");
+        char *buf = calloc(1, 16384);
+        if (f && buf) fread(buf, 1, 16383, f);
+        if (f) fclose(f);
+        *out[i] = buf;
+        if (!f || !buf || !buf[0]) {
+            free(*ca_pem);
+            free(*ca_key);
+            return reg_fail(e, "InternalFailureException", 500, "cannot read %s", path);
+        }
+    }
+    return 0;
+}
+
+static bool set_as_active(const json_t *req)
+{
+    json_t *v = json_object_get(req, "setAsActive");
+    return v && json_is_true(v);
+}
+
+/* Register a certificate Umbra just issued: trusted as registered, no customer CA. */
+static int register_issued(struct registry *r, const char *pem, bool active, json_t **resp,
+                           struct reg_error *e)
+{
+    struct cert_info info;
+    int rc = parse_pem(pem, &info, e);
+    if (!rc) rc = insert_certificate(r, pem, &info, active ? "ACTIVE" : "INACTIVE", NULL, resp, e);
+    if (!rc) json_object_set_new(*resp, "certificatePem", json_string(pem));
+    return rc;
+}
+
+int registry_create_keys_and_certificate(struct registry *r, const json_t *req, json_t **resp,
+                                         struct reg_error *e)
+{
+    char *ca_pem, *ca_key, *key = NULL, *pub = NULL, *cert = NULL, err[256];
+    int rc = load_signer(r, &ca_pem, &ca_key, e);
+    if (rc) return rc;
+    struct pki_request preq = {.subject = "CN=AWS IoT Certificate", .days = 365 * 30};
+    if (pki_generate_key(PKI_KEY_RSA2048, &key, err, sizeof err) ||
+        pki_public_key(key, &pub, err, sizeof err) ||
+        pki_issue(&preq, key, ca_pem, ca_key, &cert, err, sizeof err))
+        rc = reg_fail(e, "InternalFailureException", 500, "%s", err);
+    if (!rc) rc = register_issued(r, cert, set_as_active(req), resp, e);
+    if (!rc)
+        json_object_set_new(*resp, "keyPair",
+                            json_pack("{s:s, s:s}", "PublicKey", pub, "PrivateKey", key));
+    free(ca_pem);
+    free(ca_key);
+    free(key);
+    free(pub);
+    free(cert);
+    return rc;
+}
+
+int registry_create_certificate_from_csr(struct registry *r, const json_t *req, json_t **resp,
+                                         struct reg_error *e)
+{
+    const char *csr;
+    int rc = reg_string(req, "certificateSigningRequest", true, &csr, e);
+    if (rc) return rc;
+    if (strlen(csr) > 4096)
+        return reg_fail(e, "InvalidRequestException", 400,
+                        "certificateSigningRequest must be at most 4096 characters");
+    char *ca_pem, *ca_key, *cert = NULL, err[256];
+    if ((rc = load_signer(r, &ca_pem, &ca_key, e))) return rc;
+    if (pki_issue_from_csr(csr, 365 * 30, ca_pem, ca_key, &cert, err, sizeof err))
+        rc = reg_fail(e, "InvalidRequestException", 400, "%s", err);
+    if (!rc) rc = register_issued(r, cert, set_as_active(req), resp, e);
+    free(ca_pem);
+    free(ca_key);
+    free(cert);
+    return rc;
 }
 
 int registry_register_certificate(struct registry *r, const json_t *req, json_t **resp,

@@ -212,6 +212,12 @@ int registry_open(struct registry **out, const char *path, const char *region, c
     struct registry *r = calloc(1, sizeof *r);
     if (!r) return UMBRA_ENOMEM;
     snprintf(r->region, sizeof r->region, "%s", region ? region : "us-east-1");
+    snprintf(r->dir, sizeof r->dir, "%s", path);
+    char *slash = strrchr(r->dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(r->dir, sizeof r->dir, ".");
     int rc = UMBRA_EIO;
     if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {

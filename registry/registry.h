@@ -70,6 +70,11 @@ int registry_delete_certificate(struct registry *r, const json_t *req, json_t **
                                 struct reg_error *e);
 int registry_list_certificates(struct registry *r, const json_t *req, json_t **resp,
                                struct reg_error *e);
+/* Made by Umbra's CA (the data dir's ca.pem): RSA 2048 keys, as AWS. */
+int registry_create_keys_and_certificate(struct registry *r, const json_t *req, json_t **resp,
+                                         struct reg_error *e);
+int registry_create_certificate_from_csr(struct registry *r, const json_t *req, json_t **resp,
+                                         struct reg_error *e);
 int registry_register_ca_certificate(struct registry *r, const json_t *req, json_t **resp,
                                      struct reg_error *e);
 int registry_describe_ca_certificate(struct registry *r, const json_t *req, json_t **resp,

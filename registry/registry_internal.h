@@ -14,6 +14,7 @@ struct registry {
     sqlite3 *db;
     char account[13];
     char region[32];
+    char dir[4096]; /* the data directory: its CA signs created certificates */
 };
 
 /* Fill e and return UMBRA_EINVAL-style negative code (printf-like message). */

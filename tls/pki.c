@@ -165,16 +165,16 @@ static void validity(int days, char from[16], char to[16])
     strftime(to, 16, "%Y%m%d%H%M%S", &tm);
 }
 
-int pki_issue(const struct pki_request *req, const char *subject_key_pem,
-              const char *issuer_cert_pem, const char *issuer_key_pem, char **cert_pem, char *err,
-              size_t errlen)
+/* Issue for a subject public key already parsed (from a key or a CSR). */
+static int issue_for(const struct pki_request *req, mbedtls_pk_context *subject_key,
+                     const char *issuer_cert_pem, const char *issuer_key_pem, char **cert_pem,
+                     char *err, size_t errlen)
 {
     struct rng rng;
-    mbedtls_pk_context subject_key, issuer_key;
+    mbedtls_pk_context issuer_key;
     mbedtls_x509_crt issuer;
     mbedtls_x509write_cert crt;
     mbedtls_mpi serial;
-    mbedtls_pk_init(&subject_key);
     mbedtls_pk_init(&issuer_key);
     mbedtls_x509_crt_init(&issuer);
     mbedtls_x509write_crt_init(&crt);
@@ -182,8 +182,7 @@ int pki_issue(const struct pki_request *req, const char *subject_key_pem,
     char *pem = NULL;
     const char *what = "random generator";
     int rc = rng_init(&rng);
-    if (!rc && (what = "subject key", rc = parse_key(&subject_key, subject_key_pem)) == 0)
-        what = "issuer key", rc = parse_key(&issuer_key, issuer_key_pem);
+    if (!rc) what = "issuer key", rc = parse_key(&issuer_key, issuer_key_pem);
     char issuer_name[512];
     if (!rc && issuer_cert_pem) {
         what = "issuer certificate";
@@ -203,7 +202,7 @@ int pki_issue(const struct pki_request *req, const char *subject_key_pem,
         validity(req->days, from, to);
         mbedtls_x509write_crt_set_version(&crt, MBEDTLS_X509_CRT_VERSION_3);
         mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
-        mbedtls_x509write_crt_set_subject_key(&crt, &subject_key);
+        mbedtls_x509write_crt_set_subject_key(&crt, subject_key);
         mbedtls_x509write_crt_set_issuer_key(&crt, &issuer_key);
         rc = mbedtls_mpi_read_binary(&serial, serial_bytes, sizeof serial_bytes);
         if (!rc) rc = mbedtls_x509write_crt_set_serial(&crt, &serial);
@@ -238,7 +237,6 @@ int pki_issue(const struct pki_request *req, const char *subject_key_pem,
     mbedtls_x509write_crt_free(&crt);
     mbedtls_x509_crt_free(&issuer);
     mbedtls_pk_free(&issuer_key);
-    mbedtls_pk_free(&subject_key);
     rng_free(&rng);
     if (rc) {
         free(pem);
@@ -246,6 +244,59 @@ int pki_issue(const struct pki_request *req, const char *subject_key_pem,
     }
     *cert_pem = pem;
     return 0;
+}
+
+int pki_issue(const struct pki_request *req, const char *subject_key_pem,
+              const char *issuer_cert_pem, const char *issuer_key_pem, char **cert_pem, char *err,
+              size_t errlen)
+{
+    mbedtls_pk_context key;
+    mbedtls_pk_init(&key);
+    int rc = parse_key(&key, subject_key_pem);
+    if (rc) {
+        mbedtls_pk_free(&key);
+        return fail(rc, "subject key", err, errlen);
+    }
+    rc = issue_for(req, &key, issuer_cert_pem, issuer_key_pem, cert_pem, err, errlen);
+    mbedtls_pk_free(&key);
+    return rc;
+}
+
+/* AWS accepts RSA of at least 2048 bits and the NIST P curves. */
+static bool key_acceptable(mbedtls_pk_context *pk)
+{
+    if (mbedtls_pk_get_type(pk) == MBEDTLS_PK_RSA) return mbedtls_pk_get_bitlen(pk) >= 2048;
+    if (mbedtls_pk_get_type(pk) != MBEDTLS_PK_ECKEY) return false;
+    mbedtls_ecp_group_id g = mbedtls_pk_ec(*pk)->grp.id;
+    return g == MBEDTLS_ECP_DP_SECP256R1 || g == MBEDTLS_ECP_DP_SECP384R1 ||
+           g == MBEDTLS_ECP_DP_SECP521R1;
+}
+
+int pki_issue_from_csr(const char *csr_pem, int days, const char *issuer_cert_pem,
+                       const char *issuer_key_pem, char **cert_pem, char *err, size_t errlen)
+{
+    mbedtls_x509_csr csr;
+    mbedtls_x509_csr_init(&csr);
+    /* Parsing checks the CSR's self-signature too. */
+    int rc = mbedtls_x509_csr_parse(&csr, (const unsigned char *)csr_pem, strlen(csr_pem) + 1);
+    if (rc) {
+        mbedtls_x509_csr_free(&csr);
+        return fail(rc, "certificate signing request", err, errlen);
+    }
+    if (!key_acceptable(&csr.pk)) {
+        mbedtls_x509_csr_free(&csr);
+        snprintf(err, errlen,
+                 "the CSR's key must be RSA of at least 2048 bits or ECC P-256, "
+                 "P-384 or P-521");
+        return UMBRA_EINVAL;
+    }
+    char subject[512];
+    if (mbedtls_x509_dn_gets(subject, sizeof subject, &csr.subject) <= 0)
+        snprintf(subject, sizeof subject, "CN=AWS IoT Certificate");
+    struct pki_request req = {.subject = subject, .days = days};
+    rc = issue_for(&req, &csr.pk, issuer_cert_pem, issuer_key_pem, cert_pem, err, errlen);
+    mbedtls_x509_csr_free(&csr);
+    return rc;
 }
 
 /* ---- the data directory's own PKI ---- */

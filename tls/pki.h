@@ -40,6 +40,13 @@ int pki_issue(const struct pki_request *req, const char *subject_key_pem,
               size_t errlen);
 
 /*
+ * Issue a client certificate for a CSR (PEM, its signature checked; RSA >=
+ * 2048 or ECC P-256/384/521 keys, as AWS requires), keeping its subject.
+ */
+int pki_issue_from_csr(const char *csr_pem, int days, const char *issuer_cert_pem,
+                       const char *issuer_key_pem, char **cert_pem, char *err, size_t errlen);
+
+/*
  * Make sure DIR holds ca.pem/ca.key (Umbra's CA) and server.pem/server.key
  * (for `hosts`: names and IP addresses), creating what is missing; keys are
  * written mode 0600. *created says whether anything was made.

@@ -119,3 +119,49 @@ def test_status_rules_and_bad_input(tmp_path, pki):
     assert [c["certificateId"] for c in listing["certificates"]] == [cid]
     rc, _, err = ctl(d, "attach-thing-principal", "--thing-name", "nope", "--principal", "x")
     assert rc == 1 and "(ResourceNotFoundException)" in err
+
+
+def test_create_keys_and_certificate_like_the_getting_started_flow(tmp_path):
+    d = tmp_path / "data"
+    rc, out, err = ctl(d, "create-keys-and-certificate", "--set-as-active",
+                       "--certificate-pem-outfile", str(tmp_path / "device.pem.crt"),
+                       "--public-key-outfile", str(tmp_path / "public.pem.key"),
+                       "--private-key-outfile", str(tmp_path / "private.pem.key"))
+    assert rc == 0, err
+    assert out["certificateId"] == der_sha256(tmp_path / "device.pem.crt")
+    assert out["keyPair"]["PrivateKey"] == (tmp_path / "private.pem.key").read_text()
+    assert (tmp_path / "private.pem.key").stat().st_mode & 0o777 == 0o600
+    # RSA 2048, as AWS makes them, signed by the data directory's CA.
+    text = subprocess.run(["openssl", "rsa", "-in", str(tmp_path / "private.pem.key"), "-noout",
+                           "-text"], capture_output=True, text=True).stdout
+    assert "2048 bit" in text
+    v = subprocess.run(["openssl", "verify", "-CAfile", str(d / "ca.pem"),
+                        str(tmp_path / "device.pem.crt")], capture_output=True)
+    assert v.returncode == 0
+    desc = ctl(d, "describe-certificate", "--certificate-id", out["certificateId"])[1]
+    assert desc["certificateDescription"]["status"] == "ACTIVE"
+    assert "caCertificateId" not in desc["certificateDescription"]
+    # The key pair is only ever returned once: describe never shows it.
+    assert "PRIVATE KEY" not in json.dumps(desc)
+
+
+def test_create_certificate_from_csr(tmp_path):
+    d = tmp_path / "data"
+    sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem"
+       " -out good.csr -subj /CN=thing-42", tmp_path)
+    sh("openssl req -new -newkey rsa:1024 -nodes -keyout weak.key -out weak.csr -subj /CN=weak",
+       tmp_path)
+    rc, out, err = ctl(d, "create-certificate-from-csr", "--certificate-signing-request",
+                       "file://%s/good.csr" % tmp_path, "--certificate-pem-outfile",
+                       str(tmp_path / "c.pem"))
+    assert rc == 0, err
+    assert "CN=thing-42" in subprocess.run(["openssl", "x509", "-in", str(tmp_path / "c.pem"),
+                                            "-noout", "-subject"], capture_output=True,
+                                           text=True).stdout.replace(" ", "")
+    assert ctl(d, "describe-certificate", "--certificate-id", out["certificateId"])[1][
+        "certificateDescription"]["status"] == "INACTIVE"
+    rc, _, err = ctl(d, "create-certificate-from-csr", "--certificate-signing-request",
+                     "file://%s/weak.csr" % tmp_path)
+    assert rc == 1 and "(InvalidRequestException)" in err and "2048" in err
+    rc, _, err = ctl(d, "create-certificate-from-csr", "--certificate-signing-request", "garbage")
+    assert rc == 1 and "(InvalidRequestException)" in err
