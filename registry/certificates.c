@@ -534,3 +534,57 @@ int registry_describe_ca_certificate(struct registry *r, const json_t *req, json
     *resp = json_pack("{s:o}", "certificateDescription", d);
     return 0;
 }
+
+int registry_list_certificates_by_ca(struct registry *r, const json_t *req, json_t **resp,
+                                     struct reg_error *e)
+{
+    const char *ca_id;
+    int rc = read_id(req, "caCertificateId", &ca_id, e);
+    if (rc) return rc;
+    rc = exists(r, "ca_certificates", ca_id, e);
+    if (rc < 0) return rc;
+    if (rc == 0)
+        return reg_fail(e, "ResourceNotFoundException", 404,
+                        "The CA certificate %s does not exist.", ca_id);
+    /* The id is 64 hex digits (checked), so it is safe inside the SQL text. */
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT id, status, created_at FROM certificates WHERE ca_id = lower('%s')", ca_id);
+    return list_table(r, req, sql, "cert", resp, e);
+}
+
+int registry_update_ca_certificate(struct registry *r, const json_t *req, json_t **resp,
+                                   struct reg_error *e)
+{
+    const char *id, *status, *auto_reg;
+    int rc;
+    if ((rc = read_id(req, "certificateId", &id, e)) ||
+        (rc = reg_string(req, "newStatus", false, &status, e)) ||
+        (rc = reg_string(req, "newAutoRegistrationStatus", false, &auto_reg, e)))
+        return rc;
+    if (status && strcmp(status, "ACTIVE") && strcmp(status, "INACTIVE"))
+        return reg_fail(e, "InvalidRequestException", 400, "newStatus must be ACTIVE or INACTIVE");
+    if (auto_reg && strcmp(auto_reg, "ENABLE") && strcmp(auto_reg, "DISABLE"))
+        return reg_fail(e, "InvalidRequestException", 400,
+                        "newAutoRegistrationStatus must be ENABLE or DISABLE");
+    rc = exists(r, "ca_certificates", id, e);
+    if (rc < 0) return rc;
+    if (rc == 0)
+        return reg_fail(e, "ResourceNotFoundException", 404,
+                        "The CA certificate %s does not exist.", id);
+    sqlite3_stmt *st = reg_prepare(r,
+                                   "UPDATE ca_certificates SET status = coalesce(?1, status),"
+                                   " auto_registration = coalesce(?2, auto_registration),"
+                                   " modified_at = ?3 WHERE id = lower(?4)",
+                                   e);
+    if (!st) return UMBRA_EIO;
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, auto_reg, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, reg_now());
+    sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE) return reg_fail_db(r, e);
+    *resp = json_object();
+    return 0;
+}

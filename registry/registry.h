@@ -79,6 +79,10 @@ int registry_register_ca_certificate(struct registry *r, const json_t *req, json
                                      struct reg_error *e);
 int registry_describe_ca_certificate(struct registry *r, const json_t *req, json_t **resp,
                                      struct reg_error *e);
+int registry_list_certificates_by_ca(struct registry *r, const json_t *req, json_t **resp,
+                                     struct reg_error *e);
+int registry_update_ca_certificate(struct registry *r, const json_t *req, json_t **resp,
+                                   struct reg_error *e);
 int registry_list_ca_certificates(struct registry *r, const json_t *req, json_t **resp,
                                   struct reg_error *e);
 

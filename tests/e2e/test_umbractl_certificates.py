@@ -49,6 +49,15 @@ def test_register_with_ca_attach_and_lifecycle(tmp_path, pki):
     rc, cert, err = ctl(d, "register-certificate", "--certificate-pem", "file://%s/dev.pem" % pki,
                         "--set-as-active")
     assert rc == 0, err
+    rc, by_ca, _ = ctl(d, "list-certificates-by-ca", "--ca-certificate-id", ca["certificateId"])
+    assert [c["certificateId"] for c in by_ca["certificates"]] == [cert["certificateId"]]
+    assert ctl(d, "update-ca-certificate", "--certificate-id", ca["certificateId"],
+               "--new-status", "INACTIVE")[0] == 0
+    rc, cad, _ = ctl(d, "describe-ca-certificate", "--certificate-id", ca["certificateId"])
+    assert cad["certificateDescription"]["status"] == "INACTIVE"
+    rc, _, err = ctl(d, "update-ca-certificate", "--certificate-id", ca["certificateId"],
+                     "--new-status", "REVOKED")
+    assert rc == 1 and "(InvalidRequestException)" in err
     assert cert["certificateId"] == der_sha256(pki / "dev.pem")
     rc, desc, _ = ctl(d, "describe-certificate", "--certificate-id", cert["certificateId"])
     cd = desc["certificateDescription"]
