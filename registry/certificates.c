@@ -588,3 +588,30 @@ int registry_update_ca_certificate(struct registry *r, const json_t *req, json_t
     *resp = json_object();
     return 0;
 }
+
+int registry_each_certificate(struct registry *r, void (*fn)(void *ctx, const struct reg_trust *t),
+                              void *ctx)
+{
+    struct reg_error e;
+    sqlite3_stmt *st = reg_prepare(r,
+                                   "SELECT c.id, c.status, c.not_before, c.not_after, c.ca_id,"
+                                   " ca.status FROM certificates c"
+                                   " LEFT JOIN ca_certificates ca ON ca.id = c.ca_id",
+                                   &e);
+    if (!st) return UMBRA_EIO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *ca_status = (const char *)sqlite3_column_text(st, 5);
+        struct reg_trust t = {
+            .id = (const char *)sqlite3_column_text(st, 0),
+            .status = (const char *)sqlite3_column_text(st, 1),
+            .not_before = sqlite3_column_int64(st, 2),
+            .not_after = sqlite3_column_int64(st, 3),
+            .has_ca = sqlite3_column_type(st, 4) != SQLITE_NULL,
+            .is_ca_active = ca_status && strcmp(ca_status, "ACTIVE") == 0,
+        };
+        fn(ctx, &t);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : UMBRA_EIO;
+}

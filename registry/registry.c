@@ -255,3 +255,18 @@ const char *registry_region(const struct registry *r)
 {
     return r->region;
 }
+
+int registry_change_counter(struct registry *r, uint64_t *counter)
+{
+    /* data_version moves on commits by other connections only; our own
+     * writes are counted by total_changes. Their sum moves on both. */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(r->db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+        return UMBRA_EIO;
+    int rc = sqlite3_step(st);
+    uint64_t v = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return UMBRA_EIO;
+    *counter = v + (uint64_t)sqlite3_total_changes(r->db);
+    return 0;
+}

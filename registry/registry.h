@@ -16,6 +16,7 @@
 #define UMBRA_REGISTRY_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct registry;
@@ -57,11 +58,31 @@ int registry_delete_thing(struct registry *r, const json_t *req, json_t **resp,
                           struct reg_error *e);
 int registry_list_things(struct registry *r, const json_t *req, json_t **resp, struct reg_error *e);
 
+/*
+ * For the daemon's caches (never on the message path): a counter that
+ * changes whenever any process commits to the database (SQLite's
+ * data_version, plus this connection's own writes), so a cheap poll tells
+ * when to reload.
+ */
+int registry_change_counter(struct registry *r, uint64_t *counter);
+
+/* One certificate as the gateway needs it to admit a connection. */
+struct reg_trust {
+    const char *id;     /* borrowed for the callback */
+    const char *status; /* ACTIVE, INACTIVE, REVOKED, ... */
+    int64_t not_before, not_after;
+    bool has_ca;       /* registered with a CA ... */
+    bool is_ca_active; /* ... and that CA is ACTIVE */
+};
+/* Call fn for every registered certificate. */
+int registry_each_certificate(struct registry *r, void (*fn)(void *ctx, const struct reg_trust *t),
+                              void *ctx);
+
 /* Certificates (certificates.c). */
 int registry_register_certificate(struct registry *r, const json_t *req, json_t **resp,
                                   struct reg_error *e);
-int registry_register_certificate_without_ca(struct registry *r, const json_t *req,
-                                             json_t **resp, struct reg_error *e);
+int registry_register_certificate_without_ca(struct registry *r, const json_t *req, json_t **resp,
+                                             struct reg_error *e);
 int registry_describe_certificate(struct registry *r, const json_t *req, json_t **resp,
                                   struct reg_error *e);
 int registry_update_certificate(struct registry *r, const json_t *req, json_t **resp,
