@@ -41,6 +41,10 @@ static const struct key keys[] = {
     STR(data_dir, "./var", "directory for the database and keys"),
     STR(mqtt, NULL, "plain-TCP MQTT listener HOST:PORT (development and tests; off by default)"),
     STR(mqtt_profile, "mqtt", "behaviour of the plain listener: mqtt (OASIS 3.1.1) or aws"),
+    STR(mqtts, NULL, "MQTT over TLS with client certificates HOST:PORT (e.g. 0.0.0.0:8883)"),
+    STR(mqtts_profile, "aws", "behaviour of the TLS listener: aws or mqtt"),
+    STR(hosts, "localhost,127.0.0.1,::1", "host names and addresses of the server certificate"),
+    STR(region, "us-east-1", "AWS region used in ARNs"),
     STR(log_level, "info", "error, warn, info or debug"),
     STR(persist_sync, "normal", "normal (survives a killed daemon) or full (survives power loss)"),
     UINT(max_packet_size, "131072", "largest accepted MQTT packet in bytes"),
@@ -202,6 +206,18 @@ int config_validate(const struct umbra_config *c, char *err, size_t errlen)
     int port;
     if (c->mqtt && config_parse_listen(c->mqtt, host, sizeof host, &port)) {
         snprintf(err, errlen, "mqtt: expected HOST:PORT or [IPV6]:PORT, got '%s'", c->mqtt);
+        return UMBRA_ECONFIG;
+    }
+    if (c->mqtts && config_parse_listen(c->mqtts, host, sizeof host, &port)) {
+        snprintf(err, errlen, "mqtts: expected HOST:PORT or [IPV6]:PORT, got '%s'", c->mqtts);
+        return UMBRA_ECONFIG;
+    }
+    if (!c->mqtts_profile || !umbra_profile_find(c->mqtts_profile)) {
+        snprintf(err, errlen, "mqtts_profile: expected 'mqtt' or 'aws'");
+        return UMBRA_ECONFIG;
+    }
+    if (!c->region || !*c->region || !c->hosts) {
+        snprintf(err, errlen, "region and hosts must not be empty");
         return UMBRA_ECONFIG;
     }
     if (!c->mqtt_profile || !umbra_profile_find(c->mqtt_profile)) {

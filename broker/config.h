@@ -15,6 +15,10 @@ struct umbra_config {
     char *data_dir;           /* default "./var" */
     char *mqtt;               /* plain MQTT listener "HOST:PORT", NULL = off */
     char *mqtt_profile;       /* "mqtt" (default) or "aws" */
+    char *mqtts;              /* X.509 mutual-TLS MQTT listener "HOST:PORT", NULL = off */
+    char *mqtts_profile;      /* "aws" (default) or "mqtt" */
+    char *hosts;              /* names and addresses the server certificate is made for */
+    char *region;             /* AWS region in ARNs, default "us-east-1" */
     char *log_level;          /* error|warn|info|debug */
     char *persist_sync;       /* "normal" (survives kill -9) or "full" (power loss) */
     uint64_t max_packet_size; /* bytes, default 131072 */

@@ -15,6 +15,8 @@
 #include "persist.h"
 #include "profile.h"
 #include "router.h"
+#include "tls_engine.h"
+#include "cert.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +95,7 @@ void conn_gate(struct umbra_conn *c, uint64_t epoch)
 bool conn_is_congested(const struct umbra_conn *c)
 {
     size_t pending = c->out.len + (c->writing ? c->writing->len : 0);
+    if (c->tls) pending += tls_conn_outgoing(c->tls)->len;
     return pending >= c->server->max_out_bytes;
 }
 
@@ -126,47 +129,79 @@ static void on_written(uv_write_t *req, int status)
     resume_if_drained(c);
 }
 
+/* Hand n bytes to the kernel: what it does not take now goes in one
+ * uv_write that owns a copy. Returns false if the connection was closed. */
+static bool send_bytes(struct umbra_conn *c, const uint8_t *data, size_t n)
+{
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)n);
+    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (w == UV_EAGAIN || w == UV_ENOSYS) w = 0;
+    if (w < 0) {
+        conn_close(c, "write failed");
+        return false;
+    }
+    if ((size_t)w == n) return true;
+    size_t rest = n - (size_t)w;
+    struct conn_write_req *req = malloc(sizeof *req + rest);
+    if (!req) {
+        conn_close(c, "out of memory");
+        return false;
+    }
+    req->conn = c;
+    req->len = rest;
+    memcpy(req->data, data + w, rest);
+    uv_buf_t rb = uv_buf_init((char *)req->data, (unsigned)rest);
+    if (uv_write(&req->req, (uv_stream_t *)&c->tcp, &rb, 1, on_written)) {
+        free(req);
+        conn_close(c, "write failed");
+        return false;
+    }
+    c->writing = req;
+    return true;
+}
+
+/* n bytes of plaintext output are on their way: account and tidy up. */
+static void consumed_output(struct umbra_conn *c, size_t n)
+{
+    buf_consume(&c->out, n);
+    c->out_sent += n;
+    c->out_idle_ticks = 0;
+    /* A small, empty buffer goes back at once: idle clients then hold
+     * none, and the heap has no holes between connection structs. */
+    if (c->out.len == 0 && c->out.cap <= 16384) buf_free(&c->out);
+}
+
+/* TLS: encrypt what may go, then send all pending ciphertext. */
+static bool flush_tls(struct umbra_conn *c, size_t n)
+{
+    if (n) {
+        if (tls_conn_write(c->tls, c->out.data, n)) {
+            conn_close(c, "TLS write failed");
+            return false;
+        }
+        consumed_output(c, n);
+    }
+    struct buf *cipher = tls_conn_outgoing(c->tls);
+    if (!cipher->len) return true;
+    if (!send_bytes(c, cipher->data, cipher->len)) return false;
+    buf_consume(cipher, cipher->len);
+    return true;
+}
+
 /* Returns false when the connection stays dirty (gated output). */
 static bool flush_one(struct umbra_conn *c)
 {
     if (c->writing) return true; /* on_written marks it dirty again */
     size_t n = sendable(c);
-    if (n > 0) {
-        uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)n);
-        int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        if (w == UV_EAGAIN || w == UV_ENOSYS) w = 0;
-        if (w < 0) {
-            conn_close(c, "write failed");
-            return true;
-        }
-        if ((size_t)w < n) {
-            size_t rest = n - (size_t)w;
-            struct conn_write_req *req = malloc(sizeof *req + rest);
-            if (!req) {
-                conn_close(c, "out of memory");
-                return true;
-            }
-            req->conn = c;
-            req->len = rest;
-            memcpy(req->data, c->out.data + w, rest);
-            uv_buf_t rb = uv_buf_init((char *)req->data, (unsigned)rest);
-            if (uv_write(&req->req, (uv_stream_t *)&c->tcp, &rb, 1, on_written)) {
-                free(req);
-                conn_close(c, "write failed");
-                return true;
-            }
-            c->writing = req;
-        }
-        buf_consume(&c->out, n);
-        c->out_sent += n;
-        c->out_idle_ticks = 0;
-        /* A small, empty buffer goes back at once: idle clients then hold
-         * none, and the heap has no holes between connection structs. */
-        if (c->out.len == 0 && c->out.cap <= 16384) buf_free(&c->out);
-        /* The window may have room again: let queued messages follow. */
-        if (!c->writing && c->session && session_queued(c->session) && !conn_is_congested(c))
-            router_pump(c->server, c->session);
+    if (c->tls) {
+        if (!flush_tls(c, n)) return true;
+    } else if (n > 0) {
+        if (!send_bytes(c, c->out.data, n)) return true;
+        consumed_output(c, n);
     }
+    /* The window may have room again: let queued messages follow. */
+    if (n && !c->writing && c->session && session_queued(c->session) && !conn_is_congested(c))
+        router_pump(c->server, c->session);
     resume_if_drained(c);
     return c->ngates == 0 || c->out.len == 0;
 }
@@ -203,6 +238,8 @@ static void on_closed(uv_handle_t *h)
     free(c->in);
     buf_free(&c->out);
     msg_unref(c->will);
+    tls_conn_free(c->tls);
+    free(c->cert_id);
     free(c);
 }
 
@@ -230,9 +267,13 @@ void conn_close(struct umbra_conn *c, const char *reason)
     struct umbra_server *s = c->server;
     bool was_connected = c->state == CONN_CONNECTED;
     /* Best effort: a CONNACK with an error code, or acks not gated. */
-    if (c->out.len && !c->writing) {
+    if (!c->writing) {
         size_t n = sendable(c);
-        if (n) {
+        if (c->tls && (!n || tls_conn_write(c->tls, c->out.data, n) == 0)) {
+            struct buf *cipher = tls_conn_outgoing(c->tls);
+            uv_buf_t b = uv_buf_init((char *)cipher->data, (unsigned)cipher->len);
+            if (cipher->len) uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        } else if (!c->tls && n) {
             uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)n);
             uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         }
@@ -365,20 +406,12 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     *b = uv_buf_init((char *)c->server->read_buf, (unsigned)c->server->read_buf_size);
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+/* MQTT bytes, from the socket or out of TLS: decode whole packets, keep a tail. */
+static void consume_plaintext(struct umbra_conn *c, const uint8_t *data, size_t len)
 {
-    struct umbra_conn *c = (struct umbra_conn *)st;
-    if (nread < 0) {
-        conn_close(c, nread == UV_EOF ? "connection closed by client" : uv_strerror((int)nread));
-        return;
-    }
-    if (nread == 0 || c->state == CONN_CLOSING) return;
-    c->last_rx_ms = (uint32_t)server_now_ms(c->server);
-    const uint8_t *data = (const uint8_t *)b->base;
-    size_t len = (size_t)nread;
     if (!c->in || c->in->len == 0) {
-        /* The usual case: decode straight from the shared read buffer and
-         * keep only an incomplete tail. */
+        /* The usual case: decode straight from the shared buffer and keep
+         * only an incomplete tail. */
         size_t used = process(c, data, len);
         pause_if_flooded(c);
         if (c->state == CONN_CLOSING || used == len) return;
@@ -399,6 +432,85 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         free(c->in);
         c->in = NULL;
     }
+}
+
+/* Right after the handshake: the registry decides (registered, ACTIVE,
+ * valid now, CA ACTIVE if it has one). Returns false after closing. */
+static bool admit_certificate(struct umbra_conn *c)
+{
+    size_t len = 0;
+    const uint8_t *der = tls_conn_peer_der(c->tls, &len);
+    char peer[CONN_PEER_MAX];
+    if (!der) {
+        log_warn("refused TLS connection from %s: no client certificate",
+                 conn_peer(c, peer, sizeof peer));
+        conn_close(c, "no client certificate");
+        return false;
+    }
+    char id[CERT_ID_HEX_LEN + 1];
+    cert_id_from_der(der, len, id);
+    const char *why;
+    /* A refusal may come from a cache a moment old (a certificate just
+     * created by umbractl): look at the registry before saying no. */
+    bool allowed = server_certificate_allowed(c->server, id, &why);
+    if (!allowed) {
+        server_refresh_registry(c->server);
+        allowed = server_certificate_allowed(c->server, id, &why);
+    }
+    if (!allowed) {
+        log_warn("refused TLS connection from %s: certificate %s: %s",
+                 conn_peer(c, peer, sizeof peer), id, why);
+        conn_close(c, why);
+        return false;
+    }
+    c->cert_id = strdup(id);
+    if (!c->cert_id) {
+        conn_close(c, "out of memory");
+        return false;
+    }
+    return true;
+}
+
+static void read_tls(struct umbra_conn *c, const uint8_t *data, size_t len)
+{
+    if (tls_conn_feed(c->tls, data, len)) {
+        conn_close(c, "out of memory");
+        return;
+    }
+    bool was_established = tls_conn_is_established(c->tls);
+    for (;;) {
+        char err[200] = "";
+        int n =
+            tls_conn_read(c->tls, c->server->tls_plain, c->server->tls_plain_size, err, sizeof err);
+        if (!was_established && tls_conn_is_established(c->tls)) {
+            was_established = true;
+            if (!admit_certificate(c)) return;
+        }
+        if (n < 0) {
+            conn_close(c, err[0] ? err : "TLS error");
+            return;
+        }
+        if (n == 0) break;
+        consume_plaintext(c, c->server->tls_plain, (size_t)n);
+        if (c->state == CONN_CLOSING) return;
+    }
+    /* Handshake messages (and alerts) wait in the engine: send them. */
+    if (tls_conn_outgoing(c->tls)->len) mark_dirty(c);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+{
+    struct umbra_conn *c = (struct umbra_conn *)st;
+    if (nread < 0) {
+        conn_close(c, nread == UV_EOF ? "connection closed by client" : uv_strerror((int)nread));
+        return;
+    }
+    if (nread == 0 || c->state == CONN_CLOSING) return;
+    c->last_rx_ms = (uint32_t)server_now_ms(c->server);
+    if (c->tls)
+        read_tls(c, (const uint8_t *)b->base, (size_t)nread);
+    else
+        consume_plaintext(c, (const uint8_t *)b->base, (size_t)nread);
 }
 
 /* ---- accepting ---- */
@@ -456,12 +568,16 @@ static void on_connection(uv_stream_t *server_handle, int status)
         conn_close(c, s->is_stopping ? "server stopping" : "too many connections");
         return;
     }
+    if (l->tls && !(c->tls = tls_conn_new(l->tls))) {
+        conn_close(c, "out of memory");
+        return;
+    }
     uv_tcp_nodelay(&c->tcp, 1);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) conn_close(c, "read failed");
 }
 
 int listener_start(struct umbra_server *s, const char *kind, const char *spec,
-                   const struct umbra_profile *profile)
+                   const struct umbra_profile *profile, struct tls_context *tls)
 {
     char host[128];
     int port;
@@ -478,6 +594,7 @@ int listener_start(struct umbra_server *s, const char *kind, const char *spec,
     l->server = s;
     l->profile = profile;
     l->kind = kind;
+    l->tls = tls;
     snprintf(l->addr, sizeof l->addr, "%s", spec);
     uv_tcp_init(s->loop, &l->tcp);
     l->tcp.data = l;

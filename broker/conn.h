@@ -23,6 +23,8 @@
 #include <uv.h>
 
 struct umbra_profile;
+struct tls_context;
+struct tls_conn;
 
 enum conn_state {
     CONN_NEW,       /* accepted, waiting for CONNECT */
@@ -34,7 +36,8 @@ struct umbra_listener {
     uv_tcp_t tcp;
     struct umbra_server *server;
     const struct umbra_profile *profile;
-    const char *kind; /* "mqtt" */
+    const char *kind;        /* "mqtt" or "mqtts" */
+    struct tls_context *tls; /* NULL for plain TCP; owned by the server */
     char addr[80];
 };
 
@@ -60,6 +63,8 @@ struct umbra_conn {
     uint64_t out_sent;  /* bytes ever taken out of out */
     struct conn_gate gates[2];
     struct umbra_msg *will; /* NULL when there is none */
+    struct tls_conn *tls;   /* NULL on plain listeners */
+    char *cert_id;          /* the admitted client certificate's id (TLS only) */
 
     /* Milliseconds of loop time, truncated: only differences of at most
      * a day and a half (1.5 x 65535 s keepalive) are ever taken. */
@@ -91,7 +96,7 @@ const char *conn_peer(const struct umbra_conn *c, char *out, size_t cap);
 
 /* Start listening; the listener is owned by the server. */
 int listener_start(struct umbra_server *s, const char *kind, const char *spec,
-                   const struct umbra_profile *profile);
+                   const struct umbra_profile *profile, struct tls_context *tls);
 void listener_close(struct umbra_listener *l);
 
 /* Append bytes to the output (a, then b; either may be empty). Marks the

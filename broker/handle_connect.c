@@ -143,11 +143,11 @@ int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
     mqtt_encode_connack(ack, sizeof ack, present, MQTT_CONNACK_ACCEPTED);
     conn_write(c, ack, sizeof ack, NULL, 0);
     char peer[CONN_PEER_MAX];
-    log_info("client connected: id=%s addr=%s listener=%s clean=%d keepalive=%u%s%s",
+    log_info("client connected: id=%s addr=%s listener=%s clean=%d keepalive=%u%s%s%s%s",
              sess->client_id, conn_peer(c, peer, sizeof peer), c->listener->kind, m->clean_session,
-             c->keepalive,
-             present ? " session=resumed" : "",
-             strcmp(c->listener->kind, "mqtt") == 0 ? " insecure" : "");
+             c->keepalive, present ? " session=resumed" : "",
+             strcmp(c->listener->kind, "mqtt") == 0 ? " insecure" : "", c->cert_id ? " cert=" : "",
+             c->cert_id ? c->cert_id : "");
     if (present) router_resume(s, sess);
     return 0;
 }

@@ -14,6 +14,9 @@
 #include "log.h"
 #include "mqtt_codec.h"
 #include "persist.h"
+#include "pki.h"
+#include "registry.h"
+#include "tls_engine.h"
 #include "profile.h"
 #include "retain.h"
 #include "router.h"
@@ -173,8 +176,8 @@ static int load_retained(void *ctx, const char *topic, size_t tlen, const void *
     return retain_set(l->s->retained, topic, tlen, m);
 }
 
-static int load_message(void *ctx, uint64_t id, const char *topic, size_t tlen,
-                        const void *payload, size_t plen, uint8_t qos)
+static int load_message(void *ctx, uint64_t id, const char *topic, size_t tlen, const void *payload,
+                        size_t plen, uint8_t qos)
 {
     struct load_ctx *l = ctx;
     struct umbra_msg *m = msg_new(topic, tlen, payload, plen, qos);
@@ -199,8 +202,8 @@ static int load_session(void *ctx, const char *id, size_t len, uint64_t offline_
     return 0;
 }
 
-static int load_subscription(void *ctx, const char *id, size_t len, const char *filter,
-                             size_t flen, uint8_t qos)
+static int load_subscription(void *ctx, const char *id, size_t len, const char *filter, size_t flen,
+                             uint8_t qos)
 {
     struct load_ctx *l = ctx;
     struct umbra_session *sess = server_session_find(l->s, id, len);
@@ -284,12 +287,147 @@ static int load_state(struct umbra_server *s)
     size_t kl;
     void *v;
     strmap_iter_init(&it, l.msgs);
-    while (strmap_next(&it, &k, &kl, &v)) msg_unref(v);
+    while (strmap_next(&it, &k, &kl, &v))
+        msg_unref(v);
     strmap_free(l.msgs);
     if (!rc)
         log_info("loaded %zu retained messages and %zu persistent sessions",
                  retain_count(s->retained), strmap_count(s->sessions));
     return rc;
+}
+
+/* ---- certificates ---- */
+
+struct trust_entry {
+    char status[20];
+    bool has_ca, is_ca_active;
+    int64_t not_before, not_after;
+};
+
+static void free_trust(struct strmap *m)
+{
+    if (!m) return;
+    struct strmap_iter it;
+    const char *k;
+    size_t kl;
+    void *v;
+    strmap_iter_init(&it, m);
+    while (strmap_next(&it, &k, &kl, &v))
+        free(v);
+    strmap_free(m);
+}
+
+static void add_trust(void *ctx, const struct reg_trust *t)
+{
+    struct trust_entry *e = calloc(1, sizeof *e);
+    if (!e) return;
+    snprintf(e->status, sizeof e->status, "%s", t->status);
+    e->has_ca = t->has_ca;
+    e->is_ca_active = t->is_ca_active;
+    e->not_before = t->not_before;
+    e->not_after = t->not_after;
+    if (strmap_put(ctx, t->id, strlen(t->id), e, NULL)) free(e);
+}
+
+/* Rebuild the certificate cache from the registry. */
+static int load_trust(struct umbra_server *s)
+{
+    struct strmap *m = strmap_new();
+    if (!m) return UMBRA_ENOMEM;
+    if (registry_each_certificate(s->registry, add_trust, m)) {
+        free_trust(m);
+        return UMBRA_EIO;
+    }
+    free_trust(s->trust);
+    s->trust = m;
+    return 0;
+}
+
+bool server_certificate_allowed(struct umbra_server *s, const char *cert_id, const char **why)
+{
+    struct trust_entry *e = s->trust ? strmap_get(s->trust, cert_id, strlen(cert_id)) : NULL;
+    int64_t now = (int64_t)(wall_ms() / 1000);
+    if (!e)
+        *why = "certificate not registered";
+    else if (strcmp(e->status, "ACTIVE") != 0)
+        *why = strcmp(e->status, "REVOKED") == 0 ? "certificate REVOKED" : "certificate not ACTIVE";
+    else if (now < e->not_before)
+        *why = "certificate not yet valid";
+    else if (now > e->not_after)
+        *why = "certificate expired";
+    else if (e->has_ca && !e->is_ca_active)
+        *why = "CA certificate not ACTIVE";
+    else
+        return true;
+    return false;
+}
+
+/* Registry changed (umbractl): reload, and drop connections whose
+ * certificate may no longer connect. */
+void server_refresh_registry(struct umbra_server *s)
+{
+    uint64_t counter;
+    if (!s->registry || registry_change_counter(s->registry, &counter) ||
+        counter == s->registry_counter)
+        return;
+    s->registry_counter = counter;
+    if (load_trust(s)) {
+        log_error("cannot reload certificates from the registry");
+        return;
+    }
+    struct conn_list *n = s->conns.next;
+    while (n != &s->conns) {
+        struct conn_list *next = n->next;
+        struct umbra_conn *c = (struct umbra_conn *)((char *)n - offsetof(struct umbra_conn, link));
+        const char *why;
+        if (c->cert_id && !server_certificate_allowed(s, c->cert_id, &why)) {
+            log_warn("closing connections of certificate %s: %s", c->cert_id, why);
+            conn_close(c, why);
+        }
+        n = next;
+    }
+}
+
+static int start_tls_listener(struct umbra_server *s)
+{
+    const struct umbra_config *cfg = s->cfg;
+    char err[512], path[4096], key[4096], ca[4096];
+    const char *hosts[17] = {0};
+    char *list = strdup(cfg->hosts);
+    if (!list) return UMBRA_ENOMEM;
+    int n = 0;
+    for (char *save = NULL, *h = strtok_r(list, ",", &save); h && n < 16;
+         h = strtok_r(NULL, ",", &save))
+        if (*h) hosts[n++] = h;
+    bool created = false;
+    int rc = pki_init_data_dir(cfg->data_dir, hosts, &created, err, sizeof err);
+    free(list);
+    if (rc) {
+        log_error("%s", err);
+        return rc;
+    }
+    snprintf(path, sizeof path, "%s/server.pem", cfg->data_dir);
+    snprintf(key, sizeof key, "%s/server.key", cfg->data_dir);
+    snprintf(ca, sizeof ca, "%s/ca.pem", cfg->data_dir);
+    if (created) log_info("created Umbra's CA and server certificate; devices trust %s", ca);
+    static const char *const alpn[] = {"x-amzn-mqtt-ca", "mqtt", NULL};
+    struct tls_options o = {
+        .is_server = true, .cert_file = path, .key_file = key, .ca_file = ca, .alpn = alpn};
+    if ((rc = tls_context_new(&s->tls, &o, err, sizeof err))) {
+        log_error("TLS: %s", err);
+        return rc;
+    }
+    snprintf(path, sizeof path, "%s/umbra.db", cfg->data_dir);
+    if ((rc = registry_open(&s->registry, path, cfg->region, err, sizeof err))) {
+        log_error("%s", err);
+        return rc;
+    }
+    registry_change_counter(s->registry, &s->registry_counter);
+    if ((rc = load_trust(s))) return rc;
+    s->tls_plain_size = 16384 + 1024;
+    s->tls_plain = malloc(s->tls_plain_size);
+    if (!s->tls_plain) return UMBRA_ENOMEM;
+    return listener_start(s, "mqtts", cfg->mqtts, umbra_profile_find(cfg->mqtts_profile), s->tls);
 }
 
 /* ---- loop hooks ---- */
@@ -320,6 +458,7 @@ static void on_tick(uv_timer_t *t)
         conn_tick(c, now);
         n = next;
     }
+    server_refresh_registry(s);
     if (now - s->last_expiry_scan_ms >= EXPIRY_SCAN_MS) {
         s->last_expiry_scan_ms = now;
         expire_sessions(s, now);
@@ -383,10 +522,11 @@ int server_start(struct umbra_server *s)
     s->has_handles = true;
 
     if (cfg->mqtt) {
-        rc = listener_start(s, "mqtt", cfg->mqtt, umbra_profile_find(cfg->mqtt_profile));
+        rc = listener_start(s, "mqtt", cfg->mqtt, umbra_profile_find(cfg->mqtt_profile), NULL);
         if (rc) return rc;
     }
-    if (s->nlisteners == 0) log_warn("no listener configured: pass --mqtt HOST:PORT");
+    if (cfg->mqtts && (rc = start_tls_listener(s))) return rc;
+    if (s->nlisteners == 0) log_warn("no listener configured: pass --mqtts or --mqtt HOST:PORT");
     return 0;
 }
 
@@ -394,7 +534,8 @@ void server_stop(struct umbra_server *s)
 {
     if (s->is_stopping) return;
     s->is_stopping = true;
-    for (int i = 0; i < s->nlisteners; i++) listener_close(s->listeners[i]);
+    for (int i = 0; i < s->nlisteners; i++)
+        listener_close(s->listeners[i]);
     s->nlisteners = 0;
     conn_flush_all(s);
     while (s->conns.next != &s->conns) {
@@ -430,11 +571,16 @@ void server_free(struct umbra_server *s)
         size_t kl;
         void *v;
         strmap_iter_init(&it, s->sessions);
-        while (strmap_next(&it, &k, &kl, &v)) session_free(v);
+        while (strmap_next(&it, &k, &kl, &v))
+            session_free(v);
         strmap_free(s->sessions);
     }
     trie_free(s->trie);
     retain_free(s->retained);
+    free_trust(s->trust);
+    registry_close(s->registry);
+    tls_context_free(s->tls);
+    free(s->tls_plain);
     free(s->read_buf);
     free(s->scratch);
     free(s->targets);

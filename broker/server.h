@@ -21,6 +21,8 @@ struct persist;
 struct trie;
 struct retain_store;
 struct strmap;
+struct registry;
+struct tls_context;
 
 /* Counters published on $SYS (and later as metrics). */
 struct umbra_stats {
@@ -57,10 +59,19 @@ struct umbra_server {
     struct retain_store *retained;
     struct strmap *sessions; /* client id -> struct umbra_session */
 
-    struct conn_list conns;  /* every live connection */
-    struct conn_list dirty;  /* connections with output to flush this turn */
+    struct conn_list conns; /* every live connection */
+    struct conn_list dirty; /* connections with output to flush this turn */
     uint64_t nconns;
     uint64_t next_conn_id;
+
+    /* Identity: the registry (not on the message path) and, for the TLS
+     * listener, a cache of what admitting a certificate needs. */
+    struct registry *registry;
+    struct strmap *trust; /* certificate id -> struct trust_entry */
+    uint64_t registry_counter;
+    struct tls_context *tls;
+    uint8_t *tls_plain; /* decrypted bytes of one read, shared like read_buf */
+    size_t tls_plain_size;
 
     struct umbra_listener *listeners[4];
     int nlisteners;
@@ -100,6 +111,13 @@ void server_stop(struct umbra_server *s);
 void server_free(struct umbra_server *s);
 
 uint64_t server_now_ms(const struct umbra_server *s);
+
+/* May a connection with this certificate id be admitted now? Returns true,
+ * or false with a static reason for the log. */
+bool server_certificate_allowed(struct umbra_server *s, const char *cert_id, const char **why);
+/* Reload the certificate cache if the registry changed, closing connections
+ * whose certificate may no longer connect. Cheap when nothing changed. */
+void server_refresh_registry(struct umbra_server *s);
 
 /* Session table. */
 struct umbra_session *server_session_find(struct umbra_server *s, const char *id, size_t len);

@@ -36,8 +36,9 @@ def wait_port(host, port, proc, timeout):
 
 
 class Broker:
-    def __init__(self, args=(), host="127.0.0.1", data_dir=None):
+    def __init__(self, args=(), host="127.0.0.1", data_dir=None, tls=False):
         self.host = host
+        self.tls_port = free_port() if tls else None
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.port = free_port(fam, host)
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="umbra-e2e-")
@@ -54,8 +55,20 @@ class Broker:
     def start(self):
         self.log = open(self.log_path, "ab")
         cmd = [UMBRAD, "--data-dir", self.data_dir, "--mqtt", self.listen, "--sys-interval", "0"] + self.args
+        if self.tls_port:
+            cmd += ["--mqtts", "127.0.0.1:%d" % self.tls_port]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
-        wait_port(self.host, self.port, self.proc, 10 * SLOW)
+        try:
+            wait_port(self.host, self.port, self.proc, 10 * SLOW)
+        except Exception as e:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+            self.log.close()
+            raise RuntimeError("%s; umbrad's log:\n%s" % (e, self.logs()[-6000:])) from None
+        if self.tls_port:
+            wait_port("127.0.0.1", self.tls_port, self.proc, 10 * SLOW)
 
     def stop(self, sig=signal.SIGTERM):
         """Stop cleanly; return the exit status."""
@@ -86,6 +99,26 @@ class Broker:
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
+    def wait_log(self, text, timeout=5.0):
+        """Wait (bounded) until the daemon's log contains text; return the log."""
+        deadline = time.monotonic() + timeout * SLOW
+        while True:
+            logs = self.logs()
+            if text in logs:
+                return logs
+            assert time.monotonic() < deadline, "no %r in the log:\n%s" % (text, logs[-3000:])
+            time.sleep(0.02)
+
+    def log_line(self, *parts, timeout=5.0):
+        """Wait (bounded) for one log line containing every part; return it."""
+        deadline = time.monotonic() + timeout * SLOW
+        while True:
+            for line in self.logs().splitlines():
+                if all(p in line for p in parts):
+                    return line
+            assert time.monotonic() < deadline, "no log line with %r:\n%s" % (parts, self.logs()[-3000:])
+            time.sleep(0.02)
+
 
 @pytest.fixture(autouse=True)
 def _bounded_test():
@@ -99,13 +132,27 @@ def _bounded_test():
     signal.signal(signal.SIGALRM, old)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's report carries the stderr of every umbrad it started."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for i, b in enumerate(getattr(item, "umbra_brokers", ())):
+            try:
+                rep.sections.append(("umbrad #%d stderr (port %d)" % (i, b.port), b.logs()[-8000:]))
+            except OSError:
+                pass
+
+
 @pytest.fixture
-def start_broker():
+def start_broker(request):
     """Factory: start_broker(*args) -> Broker. Every broker is stopped and must exit 0."""
     brokers = []
+    request.node.umbra_brokers = brokers
 
-    def factory(*args, host="127.0.0.1"):
-        b = Broker(args, host=host)
+    def factory(*args, host="127.0.0.1", tls=False):
+        b = Broker(args, host=host, tls=tls)
         brokers.append(b)
         return b
 
