@@ -1,159 +1,387 @@
-#!/usr/bin/env bash
-# Side-by-side benchmark: umbrad against Debian's mosquitto, same machine, same run.
+#!/bin/sh
+# bench/run.sh - side-by-side benchmark of umbrad and Debian's mosquitto.
 #
-#   sh bench/run.sh BUILD_DIR [RESULTS.md]      (make bench does this)
-#   QUICK=1     shorter runs (about a minute in all)
-#   ROUNDS=N    rounds per scenario and broker (median reported; default 3, QUICK 1)
-#   BROKERS="umbrad mosquitto"   which brokers to run
+#   sh bench/run.sh BUILD_DIR [RESULTS.md]         (make bench: BUILD_DIR=build/release)
 #
-# The broker runs pinned to CPU 1, the load generator to CPU 0. Brokers
-# alternate within each round. Everything listens on 127.0.0.1 only and
-# every process started here is stopped on exit.
+# Each scenario of BUILD_DIR/umbra-loadgen (bench/README.md) runs against a
+# fresh broker, alternating brokers, for ROUNDS rounds; the table shows the
+# medians. The broker is pinned to CPU 1 and the load generator to CPU 0.
+# Everything listens on 127.0.0.1; every process started here is stopped on
+# exit. Environment:
+#   QUICK=1            1 round of short runs (about a minute)
+#   ROUNDS=N           rounds (default 3, QUICK 1)
+#   BROKERS="umbrad mosquitto"   the brokers to run (one is fine)
+#   SCENARIOS="latency fanin fanout qos1 idle"
+#   WARMUP=S DURATION=S DRAIN=S  seconds per load run (default 2, 5, 3)
+#   IDLE_CONNECTIONS=N           connections of the idle scenario (10000)
+#   RAW=FILE           also keep every run's JSON line, prefixed by broker and round
+#   QUIET_WAIT=S       longest wait before each run for the CPUs to go idle (60, QUICK 10)
+#   QUIET_BUDGET=S     longest such waiting over the whole run (90, QUICK 20)
 set -eu
-build=${1:-build/release}
+
+usage() { echo "usage: sh bench/run.sh BUILD_DIR [RESULTS.md]" >&2; exit 2; }
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
+build=$1
 out_md=${2:-}
 quick=${QUICK:-0}
-rounds=${ROUNDS:-$([ "$quick" = 1 ] && echo 1 || echo 3)}
-brokers=${BROKERS:-"umbrad mosquitto"}
-dur=$([ "$quick" = 1 ] && echo 3 || echo 8)
-warm=$([ "$quick" = 1 ] && echo 1 || echo 2)
+if [ "$quick" = 1 ]; then
+    rounds=${ROUNDS:-1} warmup=${WARMUP:-1} duration=${DURATION:-2} hold=2
+    quiet_wait=${QUIET_WAIT:-10} quiet_budget=${QUIET_BUDGET:-20}
+else
+    rounds=${ROUNDS:-3} warmup=${WARMUP:-2} duration=${DURATION:-5} hold=3
+    quiet_wait=${QUIET_WAIT:-60} quiet_budget=${QUIET_BUDGET:-90}
+fi
+drain=${DRAIN:-3}
+brokers=${BROKERS:-umbrad mosquitto}
+scenarios=${SCENARIOS:-latency fanin fanout qos1 idle}
 idle_n=${IDLE_CONNECTIONS:-10000}
-loadgen="$build/umbra-loadgen"
-umbrad="$build/umbrad"
-work=$(mktemp -d /tmp/umbra-bench-XXXXXX)
-pid=""
+loadgen=$build/umbra-loadgen
+umbrad=$build/umbrad
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/umbra-bench.XXXXXX")
+broker_pid=""
+lg_pid=""
+
+# ---- cleanup: stop what we started -----------------------------------------
+
+alive() { # pid: running, not a zombie waiting to be reaped
+    [ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+# SIGTERM, up to 10 s, then SIGKILL; returns 0 when SIGTERM was enough.
+term_or_kill() { # pid
+    tk_i=0
+    kill -TERM "$1" 2>/dev/null || true
+    while [ $tk_i -lt 100 ] && alive "$1"; do
+        sleep 0.1
+        tk_i=$((tk_i + 1))
+    done
+    alive "$1" || return 0
+    kill -KILL "$1" 2>/dev/null || true
+    return 1
+}
+
+stop_pid() { # pid: stop it and reap it
+    term_or_kill "$1" || true
+    wait "$1" 2>/dev/null || true
+}
 
 cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+    [ -n "$lg_pid" ] && stop_pid "$lg_pid"
+    [ -n "$broker_pid" ] && stop_pid "$broker_pid"
     rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-command -v mosquitto >/dev/null || { echo "bench: mosquitto is not installed (make deps-bench)"; exit 1; }
-[ -x "$loadgen" ] && [ -x "$umbrad" ] || { echo "bench: build $build first"; exit 1; }
+# ---- checks -------------------------------------------------------------------
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+for b in $brokers; do
+    case $b in
+    umbrad) [ -x "$umbrad" ] || { echo "bench: $umbrad missing (make $umbrad)" >&2; exit 1; } ;;
+    mosquitto) command -v mosquitto >/dev/null ||
+        { echo "bench: mosquitto missing (sh .ci/install-deps.sh mosquitto)" >&2; exit 1; } ;;
+    *) echo "bench: unknown broker '$b'" >&2; exit 2 ;;
+    esac
+done
+[ -x "$loadgen" ] || { echo "bench: $loadgen missing (make $loadgen)" >&2; exit 1; }
+
+# Run copies, so a rebuild during the run cannot mix two versions.
+mkdir "$work/bin"
+cp "$loadgen" "$work/bin/umbra-loadgen"
+loadgen=$work/bin/umbra-loadgen
+if [ -x "$umbrad" ]; then
+    cp "$umbrad" "$work/bin/umbrad"
+    umbrad=$work/bin/umbrad
+fi
+
+# Both the generator and the brokers hold one descriptor per idle connection.
+# shellcheck disable=SC3045 # dash and bash both have ulimit -H and -n
+hard=$(ulimit -Hn 2>/dev/null || echo 1024)
+[ "$hard" = unlimited ] && hard=1048576
+# shellcheck disable=SC3045
+ulimit -n "$hard" 2>/dev/null || hard=$(ulimit -n)
+if [ "$hard" -lt $((idle_n + 256)) ]; then
+    idle_n=$((hard - 256))
+    echo "bench: ulimit -Hn is $hard; idle scenario reduced to $idle_n connections" >&2
+fi
+
+if [ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ] && command -v taskset >/dev/null; then
+    pin_broker="taskset -c 1" pin_gen="taskset -c 0"
+else
+    pin_broker="" pin_gen=""
+    echo "bench: fewer than 2 CPUs or no taskset: not pinning" >&2
+fi
+
+mosq_version="" umbrad_version=""
+if command -v mosquitto >/dev/null; then mosq_version=$(mosquitto -h 2>&1 | head -1); fi
+if [ -x "$umbrad" ]; then umbrad_version=$("$umbrad" --version 2>&1 | head -1); fi
+# The commit of the tree BUILD_DIR is in ("-dirty": with uncommitted changes).
+commit=$(git -C "$build" describe --always --dirty 2>/dev/null || true)
+[ -n "$commit" ] && umbrad_version="$umbrad_version ($commit)"
+
+# ---- brokers ------------------------------------------------------------------
 
 start_broker() { # name port
     case $1 in
     umbrad)
         rm -rf "$work/data"
-        taskset -c 1 "$umbrad" --data-dir "$work/data" --mqtt "127.0.0.1:$2" --sys-interval 0 \
-            --log-level warn --max-connections 100000 2>"$work/umbrad.log" &
+        # shellcheck disable=SC2086
+        $pin_broker "$umbrad" --data-dir "$work/data" --mqtt "127.0.0.1:$2" \
+            --sys-interval 0 --log-level warn >"$work/broker.log" 2>&1 &
         ;;
     mosquitto)
-        cat >"$work/mosquitto.conf" <<CONF
+        cat >"$work/mosquitto.conf" <<EOF
 listener $2 127.0.0.1
 allow_anonymous true
 persistence false
 max_inflight_messages 100
 max_queued_messages 1000
-log_dest none
-CONF
-        taskset -c 1 mosquitto -c "$work/mosquitto.conf" 2>"$work/mosquitto.log" &
+max_queued_bytes 16777216
+log_dest stderr
+log_type error
+log_type warning
+log_type notice
+connection_messages false
+EOF
+        # shellcheck disable=SC2086
+        $pin_broker mosquitto -c "$work/mosquitto.conf" >"$work/broker.log" 2>&1 &
         ;;
     esac
-    pid=$!
-    for _ in $(seq 100); do
-        /usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$2),0.2)" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "bench: $1 did not start"; cat "$work/$1.log"; exit 1
-}
-
-stop_broker() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
-
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-
-# run_one broker scenario -> appends "broker scenario json cpu% rss_kb" to $work/results
-run_one() {
-    port=$(free_port)
-    start_broker "$1" "$port"
-    sleep 0.3
-    rss0=$(rss_kb "$pid")
-    if [ "$2" = idle ]; then
-        fifo="$work/fifo"; rm -f "$fifo"; mkfifo "$fifo"
-        taskset -c 0 "$loadgen" --port "$port" --scenario idle --connections "$idle_n" --hold 3 >"$fifo" &
-        lg=$!
-        json=""
-        while read -r line; do
-            case $line in
-            READY*) sleep 1; rss1=$(rss_kb "$pid") ;;
-            "{"*) json=$line ;;
-            esac
-        done <"$fifo"
-        wait "$lg" || true
-        kb=$(awk -v a="$rss0" -v b="${rss1:-0}" -v n="$idle_n" 'BEGIN {printf "%.3f", (b - a) / n}')
-        echo "$1 $2 $json 0 ${rss1:-0} $kb" >>"$work/results"
-    else
-        t0=$(cpu_ticks "$pid"); s0=$(date +%s.%N)
-        json=$(taskset -c 0 timeout 120 "$loadgen" --port "$port" --scenario "$2" --duration "$dur" --warmup "$warm")
-        t1=$(cpu_ticks "$pid"); s1=$(date +%s.%N)
-        rss1=$(rss_kb "$pid")
-        cpu=$(awk -v a="$t0" -v b="$t1" -v s="$s0" -v e="$s1" -v hz="$(getconf CLK_TCK)" \
-            'BEGIN {printf "%.0f", 100 * (b - a) / hz / (e - s)}')
-        echo "$1 $2 $json $cpu $rss1 -" >>"$work/results"
+    broker_pid=$!
+    if ! "$loadgen" --port "$2" --probe 5; then
+        echo "bench: $1 did not start listening:" >&2
+        tail -5 "$work/broker.log" >&2
+        exit 1
     fi
-    stop_broker
 }
 
+# Stop the broker; note it when it died on its own or exited with an error.
+stop_broker() { # name
+    if ! alive "$broker_pid"; then
+        echo "bench: $1 died during the run; last log lines:" >&2
+        tail -5 "$work/broker.log" >&2
+    fi
+    term_or_kill "$broker_pid" || echo "bench: $1 ignored SIGTERM for 10 s: killed" >&2
+    sb_rc=0
+    wait "$broker_pid" || sb_rc=$?
+    [ "$sb_rc" = 0 ] || echo "bench: $1 exited with status $sb_rc" >&2
+    broker_pid=""
+}
+
+# ---- one run ------------------------------------------------------------------
+
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
+
+# Other people's builds and tests on a 2-CPU machine skew everything: wait
+# (up to QUIET_WAIT seconds per run and QUIET_BUDGET in all) until the CPUs
+# are nearly idle. Runs that still shared the CPUs are flagged NOISY.
+wait_quiet() {
+    # (sh has no local variables: these names are used nowhere else)
+    wq_tck=$(getconf CLK_TCK)
+    waited=0
+    while [ "$waited" -lt "$quiet_wait" ] && [ "$quiet_budget" -gt 0 ]; do
+        wq_t0=$(busy_ticks)
+        sleep 1
+        wq_t1=$(busy_ticks)
+        # below 15 % of one core over that second
+        [ $(((wq_t1 - wq_t0) * 100)) -lt $((wq_tck * 15)) ] && break
+        waited=$((waited + 1)) quiet_budget=$((quiet_budget - 1))
+    done
+    if [ "$waited" -gt 0 ]; then
+        echo "  (waited ${waited} s for other processes to leave the CPUs)" >&2
+    fi
+}
+
+# Broker log lines worth showing (mosquitto's start-up notices are not).
+broker_news() {
+    grep -v -e 'mosquitto version' -e 'Config loaded' -e 'Opening ipv' -e 'Saving in-memory' \
+        "$work/broker.log" | head -3 || true
+}
+
+run_one() { # broker scenario round
+    b=$1 s=$2 r=$3
+    wait_quiet
+    port=$("$loadgen" --free-port)
+    start_broker "$b" "$port"
+    if [ "$s" = idle ]; then
+        args="--connections $idle_n --hold $hold"
+        limit=$((hold + 180))
+    else
+        args="--warmup $warmup --duration $duration --drain $drain"
+        limit=$((warmup + duration + drain + 90))
+    fi
+    # shellcheck disable=SC2086
+    timeout -k 5 "$limit" $pin_gen "$loadgen" --port "$port" --broker-pid "$broker_pid" \
+        --scenario "$s" $args >"$work/run.out" 2>"$work/run.err" &
+    lg_pid=$!
+    rc=0
+    wait "$lg_pid" || rc=$?
+    lg_pid=""
+    json=$(grep '^{' "$work/run.out" | tail -1 || true)
+    [ -n "$json" ] || json='{"errors":1}'
+    stop_broker "$b"
+    {
+        sed "s/^/  [$b $s] /" "$work/run.err"
+        [ "$rc" = 0 ] || echo "  [$b $s] load generator exit status $rc (1: errors or lost QoS 1 messages)"
+        broker_news | sed "s/^/  [$b $s] broker: /"
+    } >&2
+    echo "$b $s $r $json" >>"$work/results"
+    [ -n "${RAW:-}" ] && echo "$b $r $json" >>"$RAW"
+    echo "$json" | awk -v b="$b" -v s="$s" -v r="$r" '
+        function j(k,   m) { if (!match($0, "\"" k "\":[^,}]*")) return "-"
+                             m = substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3)
+                             gsub(/"/, "", m); return m }
+        { if (s == "idle")
+              printf "  round %s %-8s %-9s %s KB/conn, rss %s KB, errors %s\n", r, s, b,
+                     j("kb_per_conn"), j("broker_rss_kb"), j("errors")
+          else {
+              printf "  round %s %-8s %-9s %s msg/s, p50 %s us, p99 %s us, cpu %s%%, lost %s, errors %s\n",
+                     r, s, b, j("msgs_per_sec"), j("p50_us"), j("p99_us"), j("broker_cpu_pct"),
+                     j("lost"), j("errors")
+              other = j("host_busy_pct") - j("broker_cpu_pct") - j("loadgen_cpu_pct")
+              if (j("host_busy_pct") != "-" && other > 15)
+                  printf "  round %s %-8s %-9s NOISY: other processes used %.0f%% of a CPU\n", r, s, b, other
+          } }' >&2
+}
+
+# ---- main ---------------------------------------------------------------------
+
+echo "bench: $rounds round(s) of: $scenarios; brokers: $brokers" >&2
 : >"$work/results"
+order=$brokers
+reversed=$(echo "$brokers" | awk '{for (i = NF; i > 0; i--) printf "%s ", $i}')
 for round in $(seq "$rounds"); do
-    for scenario in ${SCENARIOS:-fanin fanout qos1 idle}; do
-        for b in $brokers; do
-            echo "bench: round $round, $scenario, $b" >&2
-            run_one "$b" "$scenario"
+    for s in $scenarios; do
+        for b in $order; do
+            run_one "$b" "$s" "$round"
         done
     done
+    # the other broker goes first next round
+    if [ "$order" = "$brokers" ]; then order=$reversed; else order=$brokers; fi
 done
 
-mosq_version=$(mosquitto -h 2>&1 | head -1 | sed 's/^mosquitto version //;s/ .*//')
-/usr/bin/python3 - "$work/results" "$mosq_version" "$out_md" "$dur" "$idle_n" <<'PY'
-import json, statistics, sys
-path, mver, out_md, dur, idle_n = sys.argv[1:6]
-runs = {}
-for line in open(path):
-    parts = line.split(" ", 2)
-    broker, scen, rest = parts
-    j, cpu, rss, kb = rest.rsplit(" ", 3)
-    d = json.loads(j) if j.startswith("{") else {}
-    d.update(cpu=float(cpu), rss=int(rss), kb=None if kb.strip() == "-" else float(kb))
-    runs.setdefault((scen, broker), []).append(d)
+# ---- table --------------------------------------------------------------------
 
-def med(scen, broker, key):
-    vals = [r[key] for r in runs.get((scen, broker), []) if r.get(key) is not None]
-    return statistics.median(vals) if vals else None
+table() { # md: 1 for Markdown
+    awk -v md="$1" -v mv="${mosq_version#mosquitto version }" -v idle_n="$idle_n" '
+    function j(line, k,   m) {
+        if (!match(line, "\"" k "\":[^,}]*")) return ""
+        m = substr(line, RSTART + length(k) + 3, RLENGTH - length(k) - 3)
+        gsub(/"/, "", m); return m
+    }
+    function median(key,   n, i, k, t, a) {
+        n = cnt[key]; if (!n) return ""
+        for (i = 1; i <= n; i++) a[i] = val[key, i] + 0
+        for (i = 2; i <= n; i++) { t = a[i]; for (k = i - 1; k >= 1 && a[k] > t; k--) a[k + 1] = a[k]; a[k + 1] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function maxof(key,   n, i, m) {
+        n = cnt[key]; if (!n) return ""
+        m = val[key, 1] + 0
+        for (i = 2; i <= n; i++) if (val[key, i] + 0 > m) m = val[key, i] + 0
+        return m
+    }
+    function group(n,   s, neg) { # 1234567 -> 1,234,567
+        s = sprintf("%.0f", n); neg = ""
+        if (s ~ /^-/) { neg = "-"; s = substr(s, 2) }
+        while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s)
+        return neg s
+    }
+    function fmt(v, unit,   s) {
+        if (v == "") return "-"
+        if (v + 0 >= 100 || v == int(v)) s = group(v)
+        else s = sprintf("%.2f", v)
+        return s unit
+    }
+    function ratio(u, m) {
+        if (u == "" || m == "" || m + 0 == 0) return "-"
+        return sprintf("%.2f", u / m)
+    }
+    function row(label, u, m, unit) {
+        nrows++; L[nrows] = label; U[nrows] = fmt(u, unit); M[nrows] = fmt(m, unit); R[nrows] = ratio(u, m)
+    }
+    function metric(s, label, key, unit, agg) {
+        u = agg == "max" ? maxof(s SUBSEP "umbrad" SUBSEP key) : median(s SUBSEP "umbrad" SUBSEP key)
+        m = agg == "max" ? maxof(s SUBSEP "mosquitto" SUBSEP key) : median(s SUBSEP "mosquitto" SUBSEP key)
+        row(label, u, m, unit)
+    }
+    {
+        b = $1; s = $2; line = $0; sub(/^[^ ]+ [^ ]+ [^ ]+ /, "", line)
+        if (!(s in seen_s)) { seen_s[s] = 1; order[++ns] = s }
+        h = j(line, "host_busy_pct")
+        if (h != "") {
+            other = h - j(line, "broker_cpu_pct") - j(line, "loadgen_cpu_pct")
+            if (other > max_other) max_other = other
+        }
+        n = split("msgs_per_sec sent_per_sec p50_us p99_us broker_cpu_pct broker_rss_kb lost errors kb_per_conn", keys, " ")
+        for (i = 1; i <= n; i++) {
+            v = j(line, keys[i]); if (v == "") continue
+            key = s SUBSEP b SUBSEP keys[i]; cnt[key]++; val[key, cnt[key]] = v
+        }
+    }
+    END {
+        title["latency"] = "latency: 1 publisher at 10,000 msg/s -> 1 subscriber, QoS 0"
+        title["fanin"] = "fanin: 8 publishers -> 1 subscriber, QoS 0, flood"
+        title["fanout"] = "fanout: 1 publisher -> 50 subscribers, QoS 0, flood"
+        title["qos1"] = "qos1: 8 publishers (window 100) -> 1 subscriber, QoS 1"
+        for (o = 1; o <= ns; o++) {
+            s = order[o]
+            if (s == "idle") {
+                row("idle: " idle_n " connections", "", "", "")
+                metric(s, "  KB per idle connection", "kb_per_conn", " KB")
+                metric(s, "  broker RSS with them", "broker_rss_kb", " KB")
+                metric(s, "  errors (max)", "errors", "", "max")
+                continue
+            }
+            row(title[s] != "" ? title[s] : s, "", "", "")
+            metric(s, "  received msg/s" (s == "fanout" ? " (deliveries)" : ""), "msgs_per_sec", "")
+            if (s != "latency") metric(s, "  published msg/s", "sent_per_sec", "")
+            metric(s, "  latency p50", "p50_us", " us")
+            metric(s, "  latency p99", "p99_us", " us")
+            metric(s, "  broker CPU", "broker_cpu_pct", " %")
+            metric(s, "  broker RSS", "broker_rss_kb", " KB")
+            if (s == "qos1") metric(s, "  lost QoS 1 messages (max)", "lost", "", "max")
+            metric(s, "  errors (max)", "errors", "", "max")
+        }
+        h1 = "scenario"; h2 = "umbrad"; h3 = "mosquitto" (mv != "" ? " " mv : ""); h4 = "umbrad/mosquitto"
+        if (md) {
+            printf "| %s | %s | %s | %s |\n|---|--:|--:|--:|\n", h1, h2, h3, h4
+            for (i = 1; i <= nrows; i++) {
+                lab = L[i]; if (lab ~ /^  /) sub(/^  /, "\\&nbsp;\\&nbsp;", lab); else lab = "**" lab "**"
+                if (U[i] == "-" && M[i] == "-" && L[i] !~ /^  /) printf "| %s | | | |\n", lab
+                else printf "| %s | %s | %s | %s |\n", lab, U[i], M[i], R[i]
+            }
+        } else {
+            w1 = length(h1); w2 = length(h2); w3 = length(h3)
+            for (i = 1; i <= nrows; i++) {
+                if (length(L[i]) > w1) w1 = length(L[i])
+                if (length(U[i]) > w2) w2 = length(U[i])
+                if (length(M[i]) > w3) w3 = length(M[i])
+            }
+            printf "%-" w1 "s  %" w2 "s  %" w3 "s  %s\n", h1, h2, h3, h4
+            for (i = 1; i <= nrows; i++)
+                if (U[i] == "-" && M[i] == "-" && L[i] !~ /^  /) printf "%s\n", L[i]
+                else printf "%-" w1 "s  %" w2 "s  %" w3 "s  %" length(h4) "s\n", L[i], U[i], M[i], R[i]
+        }
+        printf "%sCPU used by other processes during a measured window: at most %.0f %% of one core.\n",
+            md ? "\n" : "", max_other
+    }' "$work/results"
+}
 
-rows = []
-names = {"fanin": "QoS 0 fan-in, 8 publishers -> 1 subscriber (msg/s delivered)",
-         "fanout": "QoS 0 fan-out, 1 publisher -> 50 subscribers (deliveries/s)",
-         "qos1": "QoS 1, 8 publishers (window 100) -> 1 subscriber (msg/s delivered)"}
-def fmt(v, unit=""):
-    if v is None: return "-"
-    if isinstance(v, float) and v < 100: return "%.2f%s" % (v, unit)
-    return "{:,.0f}{}".format(v, unit)
-def ratio(a, b, higher_is_better=True):
-    if not a or not b: return "-"
-    return "%.2f" % (a / b if higher_is_better else b / a)
-for scen in ("fanin", "fanout", "qos1"):
-    u, m = med(scen, "umbrad", "msgs_per_sec"), med(scen, "mosquitto", "msgs_per_sec")
-    rows.append((names[scen], fmt(u), fmt(m), ratio(u, m)))
-    for key, label, unit in (("p50_us", "p50 latency", " us"), ("p99_us", "p99 latency", " us"),
-                             ("cpu", "broker CPU", " %"), ("rss", "broker RSS", " KB")):
-        u, m = med(scen, "umbrad", key), med(scen, "mosquitto", key)
-        rows.append(("  " + label, fmt(u, unit), fmt(m, unit), ratio(u, m, False)))
-u, m = med("idle", "umbrad", "kb"), med("idle", "mosquitto", "kb")
-rows.append(("Idle connections: RSS per connection (%s connections)" % idle_n,
-             fmt(u, " KB"), fmt(m, " KB"), ratio(u, m, False)))
-head = ("scenario", "umbrad", "mosquitto " + mver, "ratio (>1: umbrad better)")
-w = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
-line = lambda r: "  ".join(r[i].ljust(w[i]) for i in range(4))
-print(line(head)); print("  ".join("-" * x for x in w))
-for r in rows: print(line(r))
-if out_md:
-    with open(out_md, "w") as f:
-        f.write("| " + " | ".join(head) + " |\n|" + "---|" * 4 + "\n")
-        for r in rows: f.write("| " + " | ".join(x.strip() for x in r) + " |\n")
-PY
+cpu_model=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+header="$(date -u +%Y-%m-%d) | $cpu_model, $(getconf _NPROCESSORS_ONLN) CPUs | Linux $(uname -r) | $umbrad_version | $mosq_version | $rounds round(s), ${warmup} s warm-up + ${duration} s measured, medians"
+echo
+echo "$header"
+table 0
+if [ -n "$out_md" ]; then
+    {
+        echo "$header"
+        echo
+        table 1
+        echo
+        echo "Ratios are umbrad divided by mosquitto: above 1 is better for msg/s, below 1 is"
+        echo "better for latency, CPU and memory. CPU is % of one core over the measured window."
+    } >"$out_md"
+    echo "bench: table written to $out_md" >&2
+fi

@@ -12,17 +12,17 @@
 #include <stdint.h>
 
 struct umbra_config {
-    char *data_dir;           /* default "./var" */
-    char *mqtt;               /* plain MQTT listener "HOST:PORT", NULL = off */
-    char *mqtt_profile;       /* "mqtt" (default) or "aws" */
-    char *mqtts;              /* X.509 mutual-TLS MQTT listener "HOST:PORT", NULL = off */
-    char *mqtts_profile;      /* "aws" (default) or "mqtt" */
-    char *hosts;              /* names and addresses the server certificate is made for */
-    char *region;             /* AWS region in ARNs, default "us-east-1" */
-    char *log_level;          /* error|warn|info|debug */
-    char *persist_sync;       /* "normal" (survives kill -9) or "full" (power loss) */
-    uint64_t max_packet_size; /* bytes, default 131072 */
-    uint64_t max_inflight;    /* unacknowledged QoS 1/2 per client, default 100 */
+    char *data_dir;               /* default "./var" */
+    char *mqtt;                   /* plain MQTT listener "HOST:PORT", NULL = off */
+    char *mqtt_profile;           /* "mqtt" (default) or "aws" */
+    char *mqtts;                  /* X.509 mutual-TLS MQTT listener "HOST:PORT", NULL = off */
+    char *mqtts_profile;          /* "aws" (default) or "mqtt" */
+    char *hosts;                  /* names and addresses the server certificate is made for */
+    char *region;                 /* AWS region in ARNs, default "us-east-1" */
+    char *log_level;              /* error|warn|info|debug */
+    char *persist_sync;           /* "normal" (survives kill -9) or "full" (power loss) */
+    uint64_t max_packet_size;     /* bytes, default 131072 */
+    uint64_t max_inflight;        /* unacknowledged QoS 1/2 per client, default 100 */
     uint64_t max_queued_messages; /* per session, default 1000 */
     uint64_t max_queued_bytes;    /* per session, default 16 MiB */
     uint64_t max_connections;     /* default 100000 */

@@ -56,7 +56,7 @@ static void mark_dirty(struct umbra_conn *c)
 {
     if (c->is_dirty || c->state == CONN_CLOSING) return;
     c->is_dirty = true;
-    list_insert(&c->server->dirty, &c->dirty_link);
+    list_insert(&conn_listener(c)->server->dirty, &c->dirty_link);
 }
 
 int conn_write(struct umbra_conn *c, const void *a, size_t alen, const void *b, size_t blen)
@@ -66,7 +66,7 @@ int conn_write(struct umbra_conn *c, const void *a, size_t alen, const void *b, 
     buf_append(&c->out, a, alen);
     buf_append(&c->out, b, blen);
     c->out_total += alen + blen;
-    c->server->stats.bytes_sent += alen + blen;
+    conn_listener(c)->server->stats.bytes_sent += alen + blen;
     mark_dirty(c);
     return 0;
 }
@@ -95,14 +95,15 @@ void conn_gate(struct umbra_conn *c, uint64_t epoch)
 bool conn_is_congested(const struct umbra_conn *c)
 {
     size_t pending = c->out.len + (c->writing ? c->writing->len : 0);
-    if (c->tls) pending += tls_conn_outgoing(c->tls)->len;
-    return pending >= c->server->max_out_bytes;
+    if (c->tls) pending += tls_conn_outgoing(c->tls->engine)->len;
+    return pending >= conn_listener(c)->server->max_out_bytes;
 }
 
 /* Bytes of c->out that may go to the kernel now. */
 static size_t sendable(struct umbra_conn *c)
 {
-    uint64_t committed = c->server->persist ? persist_committed(c->server->persist) : UINT64_MAX;
+    uint64_t committed =
+        conn_listener(c)->server->persist ? persist_committed(conn_listener(c)->server->persist) : UINT64_MAX;
     while (c->ngates && c->gates[0].epoch <= committed) {
         memmove(&c->gates[0], &c->gates[1], (size_t)(c->ngates - 1) * sizeof c->gates[0]);
         c->ngates--;
@@ -125,7 +126,7 @@ static void on_written(uv_write_t *req, int status)
     }
     if (c->state == CONN_CLOSING) return;
     mark_dirty(c);
-    if (c->session) router_pump(c->server, c->session);
+    if (c->session) router_pump(conn_listener(c)->server, c->session);
     resume_if_drained(c);
 }
 
@@ -175,13 +176,13 @@ static void consumed_output(struct umbra_conn *c, size_t n)
 static bool flush_tls(struct umbra_conn *c, size_t n)
 {
     if (n) {
-        if (tls_conn_write(c->tls, c->out.data, n)) {
+        if (tls_conn_write(c->tls->engine, c->out.data, n)) {
             conn_close(c, "TLS write failed");
             return false;
         }
         consumed_output(c, n);
     }
-    struct buf *cipher = tls_conn_outgoing(c->tls);
+    struct buf *cipher = tls_conn_outgoing(c->tls->engine);
     if (!cipher->len) return true;
     if (!send_bytes(c, cipher->data, cipher->len)) return false;
     buf_consume(cipher, cipher->len);
@@ -201,7 +202,7 @@ static bool flush_one(struct umbra_conn *c)
     }
     /* The window may have room again: let queued messages follow. */
     if (n && !c->writing && c->session && session_queued(c->session) && !conn_is_congested(c))
-        router_pump(c->server, c->session);
+        router_pump(conn_listener(c)->server, c->session);
     resume_if_drained(c);
     return c->ngates == 0 || c->out.len == 0;
 }
@@ -238,14 +239,14 @@ static void on_closed(uv_handle_t *h)
     free(c->in);
     buf_free(&c->out);
     msg_unref(c->will);
-    tls_conn_free(c->tls);
-    free(c->cert_id);
+    if (c->tls) tls_conn_free(c->tls->engine);
+    free(c->tls);
     free(c);
 }
 
 static void detach_session(struct umbra_conn *c)
 {
-    struct umbra_server *s = c->server;
+    struct umbra_server *s = conn_listener(c)->server;
     struct umbra_session *sess = c->session;
     if (!sess) return;
     c->session = NULL;
@@ -264,13 +265,13 @@ static void detach_session(struct umbra_conn *c)
 void conn_close(struct umbra_conn *c, const char *reason)
 {
     if (c->state == CONN_CLOSING) return;
-    struct umbra_server *s = c->server;
+    struct umbra_server *s = conn_listener(c)->server;
     bool was_connected = c->state == CONN_CONNECTED;
     /* Best effort: a CONNACK with an error code, or acks not gated. */
     if (!c->writing) {
         size_t n = sendable(c);
-        if (c->tls && (!n || tls_conn_write(c->tls, c->out.data, n) == 0)) {
-            struct buf *cipher = tls_conn_outgoing(c->tls);
+        if (c->tls && (!n || tls_conn_write(c->tls->engine, c->out.data, n) == 0)) {
+            struct buf *cipher = tls_conn_outgoing(c->tls->engine);
             uv_buf_t b = uv_buf_init((char *)cipher->data, (unsigned)cipher->len);
             if (cipher->len) uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         } else if (!c->tls && n) {
@@ -290,10 +291,10 @@ void conn_close(struct umbra_conn *c, const char *reason)
     if (was_connected) {
         s->stats.clients_connected--;
         log_info("client disconnected: id=%s addr=%s listener=%s reason=%s",
-                 c->session ? c->session->client_id : "?", peer, c->listener->kind, reason);
+                 c->session ? c->session->client_id : "?", peer, conn_listener(c)->kind, reason);
     } else {
         log_info("connection closed before CONNECT completed: addr=%s listener=%s reason=%s", peer,
-                 c->listener->kind, reason);
+                 conn_listener(c)->kind, reason);
     }
     struct umbra_msg *will = c->will;
     c->will = NULL;
@@ -360,13 +361,13 @@ static size_t process(struct umbra_conn *c, const uint8_t *data, size_t len)
     size_t off = 0;
     while (c->state != CONN_CLOSING && off < len) {
         struct mqtt_frame f;
-        int rc = mqtt_frame(data + off, len - off, c->server->max_packet_size, &f, NULL);
+        int rc = mqtt_frame(data + off, len - off, conn_listener(c)->server->max_packet_size, &f, NULL);
         if (rc == 0) break;
         if (rc < 0) {
             conn_close(c, rc == UMBRA_ETOO_LARGE ? "packet too large" : "malformed packet");
             return len;
         }
-        c->server->stats.bytes_received += f.total_len;
+        conn_listener(c)->server->stats.bytes_received += f.total_len;
         if (dispatch(c, &f) != 0 && c->state != CONN_CLOSING) conn_close(c, "protocol error");
         off += f.total_len;
     }
@@ -384,7 +385,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 static void pause_if_flooded(struct umbra_conn *c)
 {
     size_t pending = c->out.len + (c->writing ? c->writing->len : 0);
-    if (c->is_read_paused || c->state == CONN_CLOSING || pending < 4 * c->server->max_out_bytes)
+    if (c->is_read_paused || c->state == CONN_CLOSING ||
+        pending < 4 * conn_listener(c)->server->max_out_bytes)
         return;
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->is_read_paused = true;
@@ -403,7 +405,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     (void)suggested;
     struct umbra_conn *c = (struct umbra_conn *)h;
-    *b = uv_buf_init((char *)c->server->read_buf, (unsigned)c->server->read_buf_size);
+    *b = uv_buf_init((char *)conn_listener(c)->server->read_buf,
+                     (unsigned)conn_listener(c)->server->read_buf_size);
 }
 
 /* MQTT bytes, from the socket or out of TLS: decode whole packets, keep a tail. */
@@ -439,7 +442,7 @@ static void consume_plaintext(struct umbra_conn *c, const uint8_t *data, size_t 
 static bool admit_certificate(struct umbra_conn *c)
 {
     size_t len = 0;
-    const uint8_t *der = tls_conn_peer_der(c->tls, &len);
+    const uint8_t *der = tls_conn_peer_der(c->tls->engine, &len);
     char peer[CONN_PEER_MAX];
     if (!der) {
         log_warn("refused TLS connection from %s: no client certificate",
@@ -452,10 +455,10 @@ static bool admit_certificate(struct umbra_conn *c)
     const char *why;
     /* A refusal may come from a cache a moment old (a certificate just
      * created by umbractl): look at the registry before saying no. */
-    bool allowed = server_certificate_allowed(c->server, id, &why);
+    bool allowed = server_certificate_allowed(conn_listener(c)->server, id, &why);
     if (!allowed) {
-        server_refresh_registry(c->server);
-        allowed = server_certificate_allowed(c->server, id, &why);
+        server_refresh_registry(conn_listener(c)->server);
+        allowed = server_certificate_allowed(conn_listener(c)->server, id, &why);
     }
     if (!allowed) {
         log_warn("refused TLS connection from %s: certificate %s: %s",
@@ -463,26 +466,23 @@ static bool admit_certificate(struct umbra_conn *c)
         conn_close(c, why);
         return false;
     }
-    c->cert_id = strdup(id);
-    if (!c->cert_id) {
-        conn_close(c, "out of memory");
-        return false;
-    }
+    memcpy(c->tls->cert_id, id, sizeof c->tls->cert_id);
+    c->tls->is_admitted = true;
     return true;
 }
 
 static void read_tls(struct umbra_conn *c, const uint8_t *data, size_t len)
 {
-    if (tls_conn_feed(c->tls, data, len)) {
+    if (tls_conn_feed(c->tls->engine, data, len)) {
         conn_close(c, "out of memory");
         return;
     }
-    bool was_established = tls_conn_is_established(c->tls);
+    bool was_established = tls_conn_is_established(c->tls->engine);
     for (;;) {
         char err[200] = "";
-        int n =
-            tls_conn_read(c->tls, c->server->tls_plain, c->server->tls_plain_size, err, sizeof err);
-        if (!was_established && tls_conn_is_established(c->tls)) {
+        int n = tls_conn_read(c->tls->engine, conn_listener(c)->server->tls_plain,
+                              conn_listener(c)->server->tls_plain_size, err, sizeof err);
+        if (!was_established && tls_conn_is_established(c->tls->engine)) {
             was_established = true;
             if (!admit_certificate(c)) return;
         }
@@ -491,11 +491,11 @@ static void read_tls(struct umbra_conn *c, const uint8_t *data, size_t len)
             return;
         }
         if (n == 0) break;
-        consume_plaintext(c, c->server->tls_plain, (size_t)n);
+        consume_plaintext(c, conn_listener(c)->server->tls_plain, (size_t)n);
         if (c->state == CONN_CLOSING) return;
     }
     /* Handshake messages (and alerts) wait in the engine: send them. */
-    if (tls_conn_outgoing(c->tls)->len) mark_dirty(c);
+    if (tls_conn_outgoing(c->tls->engine)->len) mark_dirty(c);
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
@@ -506,7 +506,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         return;
     }
     if (nread == 0 || c->state == CONN_CLOSING) return;
-    c->last_rx_ms = (uint32_t)server_now_ms(c->server);
+    c->last_rx_ms = (uint32_t)server_now_ms(conn_listener(c)->server);
     if (c->tls)
         read_tls(c, (const uint8_t *)b->base, (size_t)nread);
     else
@@ -551,15 +551,14 @@ static void on_connection(uv_stream_t *server_handle, int status)
         return;
     }
     uv_tcp_init(s->loop, &c->tcp);
-    c->server = s;
-    c->listener = l;
+    c->tcp.data = l;
     c->link.prev = c->link.next = &c->link;
     c->dirty_link.prev = c->dirty_link.next = &c->dirty_link;
     if (uv_accept(server_handle, (uv_stream_t *)&c->tcp)) {
         uv_close((uv_handle_t *)&c->tcp, on_closed);
         return;
     }
-    c->id = (uint32_t)++s->next_conn_id;
+    s->next_conn_id++;
     c->accepted_ms = c->last_rx_ms = (uint32_t)server_now_ms(s);
     list_insert(&s->conns, &c->link);
     s->nconns++;
@@ -568,9 +567,12 @@ static void on_connection(uv_stream_t *server_handle, int status)
         conn_close(c, s->is_stopping ? "server stopping" : "too many connections");
         return;
     }
-    if (l->tls && !(c->tls = tls_conn_new(l->tls))) {
-        conn_close(c, "out of memory");
-        return;
+    if (l->tls) {
+        c->tls = calloc(1, sizeof *c->tls);
+        if (!c->tls || !(c->tls->engine = tls_conn_new(l->tls))) {
+            conn_close(c, "out of memory");
+            return;
+        }
     }
     uv_tcp_nodelay(&c->tcp, 1);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) conn_close(c, "read failed");
@@ -627,7 +629,7 @@ void listener_close(struct umbra_listener *l)
 void conn_tick(struct umbra_conn *c, uint64_t now_ms)
 {
     if (c->state == CONN_NEW) {
-        if ((uint32_t)now_ms - c->accepted_ms >= c->server->cfg->connect_timeout * 1000)
+        if ((uint32_t)now_ms - c->accepted_ms >= conn_listener(c)->server->cfg->connect_timeout * 1000)
             conn_close(c, "no CONNECT within the connect timeout");
         return;
     }

@@ -34,8 +34,8 @@ static uint16_t effective_keepalive(const struct umbra_profile *p, uint16_t aske
 /* Generated ids never start with '$' (reserved on AWS). */
 static size_t generate_client_id(struct umbra_conn *c, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "umbra-%llx-%llx", (unsigned long long)c->server->start_ms,
-                     (unsigned long long)c->id);
+    int n = snprintf(out, cap, "umbra-%llx-%llx", (unsigned long long)conn_listener(c)->server->start_ms,
+                     (unsigned long long)++conn_listener(c)->server->generated_ids);
     return n < 0 ? 0 : (size_t)n;
 }
 
@@ -43,9 +43,9 @@ static int take_will(struct umbra_conn *c, const struct mqtt_connect *m)
 {
     if (!m->has_will) return 0;
     if (!mqtt_topic_within_limits(m->will_topic.ptr, m->will_topic.len,
-                                  &c->listener->profile->topic_limits))
+                                  &conn_listener(c)->profile->topic_limits))
         return UMBRA_ETOPIC;
-    if (c->listener->profile->qos2_disconnects && m->will_qos == 2) return UMBRA_EPROTOCOL;
+    if (conn_listener(c)->profile->qos2_disconnects && m->will_qos == 2) return UMBRA_EPROTOCOL;
     c->will = msg_new(m->will_topic.ptr, m->will_topic.len, m->will_payload.ptr,
                       m->will_payload.len, m->will_qos);
     if (!c->will) return UMBRA_ENOMEM;
@@ -58,7 +58,7 @@ static int take_will(struct umbra_conn *c, const struct mqtt_connect *m)
 static struct umbra_session *open_session(struct umbra_conn *c, const char *id, size_t id_len,
                                           bool is_clean, bool *present)
 {
-    struct umbra_server *s = c->server;
+    struct umbra_server *s = conn_listener(c)->server;
     struct umbra_session *sess = server_session_find(s, id, id_len);
     if (sess && sess->conn) {
         /* Takeover (MQTT-3.1.4-2): the older connection goes, with its will.
@@ -85,8 +85,8 @@ static struct umbra_session *open_session(struct umbra_conn *c, const char *id, 
 
 int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
 {
-    struct umbra_server *s = c->server;
-    const struct umbra_profile *profile = c->listener->profile;
+    struct umbra_server *s = conn_listener(c)->server;
+    const struct umbra_profile *profile = conn_listener(c)->profile;
     struct mqtt_packet pkt;
     int rc = mqtt_decode(f, &pkt);
     if (rc == UMBRA_EPROTO_NAME || rc == UMBRA_EPROTO_LEVEL) {
@@ -144,10 +144,10 @@ int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
     conn_write(c, ack, sizeof ack, NULL, 0);
     char peer[CONN_PEER_MAX];
     log_info("client connected: id=%s addr=%s listener=%s clean=%d keepalive=%u%s%s%s%s",
-             sess->client_id, conn_peer(c, peer, sizeof peer), c->listener->kind, m->clean_session,
+             sess->client_id, conn_peer(c, peer, sizeof peer), conn_listener(c)->kind, m->clean_session,
              c->keepalive, present ? " session=resumed" : "",
-             strcmp(c->listener->kind, "mqtt") == 0 ? " insecure" : "", c->cert_id ? " cert=" : "",
-             c->cert_id ? c->cert_id : "");
+             strcmp(conn_listener(c)->kind, "mqtt") == 0 ? " insecure" : "", c->tls ? " cert=" : "",
+             c->tls ? c->tls->cert_id : "");
     if (present) router_resume(s, sess);
     return 0;
 }

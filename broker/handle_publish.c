@@ -33,9 +33,9 @@ static bool is_reserved_for_broker(const struct mqtt_publish *p)
 int handle_publish(struct umbra_conn *c, const struct mqtt_publish *p, const struct mqtt_frame *f)
 {
     (void)f;
-    struct umbra_server *s = c->server;
+    struct umbra_server *s = conn_listener(c)->server;
     struct umbra_session *sess = c->session;
-    const struct umbra_profile *profile = c->listener->profile;
+    const struct umbra_profile *profile = conn_listener(c)->profile;
     if (p->qos == 2 && profile->qos2_disconnects) {
         conn_close(c, "QoS 2 PUBLISH is not supported on this listener");
         return UMBRA_EPROTOCOL;
@@ -73,7 +73,7 @@ int handle_publish(struct umbra_conn *c, const struct mqtt_publish *p, const str
 
 int handle_ack(struct umbra_conn *c, int type, uint16_t packet_id)
 {
-    struct umbra_server *s = c->server;
+    struct umbra_server *s = conn_listener(c)->server;
     struct umbra_session *sess = c->session;
     if (type == MQTT_PUBREL) {
         if (session_incoming_qos2_del(sess, packet_id) && sess->is_persisted)
@@ -83,7 +83,7 @@ int handle_ack(struct umbra_conn *c, int type, uint16_t packet_id)
         send_ack(c, MQTT_PUBCOMP, packet_id);
         return 0;
     }
-    if (type == MQTT_PUBREC && c->listener->profile->qos2_disconnects) {
+    if (type == MQTT_PUBREC && conn_listener(c)->profile->qos2_disconnects) {
         conn_close(c, "QoS 2 flow is not supported on this listener");
         return UMBRA_EPROTOCOL;
     }

@@ -39,27 +39,27 @@ static bool has_wildcard(const char *f, size_t len)
 /* Stored retained messages for a new subscription (none for $share). */
 static void deliver_retained(struct umbra_conn *c, const struct mqtt_str *filter, uint8_t granted)
 {
-    const struct umbra_profile *profile = c->listener->profile;
+    const struct umbra_profile *profile = conn_listener(c)->profile;
     const char *g, *inner;
     size_t glen, ilen;
     if (mqtt_topic_split_shared(filter->ptr, filter->len, &g, &glen, &inner, &ilen)) return;
-    struct retained_ctx r = {c->server, c->session, granted};
+    struct retained_ctx r = {conn_listener(c)->server, c->session, granted};
     if (profile->retained_exact_only) {
         if (has_wildcard(filter->ptr, filter->len)) return;
-        void *m = retain_get(c->server->retained, filter->ptr, filter->len);
+        void *m = retain_get(conn_listener(c)->server->retained, filter->ptr, filter->len);
         if (m) send_retained(&r, filter->ptr, filter->len, m);
         return;
     }
-    retain_match(c->server->retained, filter->ptr, filter->len, profile->hash_matches_parent,
-                 send_retained, &r);
+    retain_match(conn_listener(c)->server->retained, filter->ptr, filter->len,
+                 profile->hash_matches_parent, send_retained, &r);
 }
 
 /* Returns the SUBACK code for one filter, or a negative error to close. */
 static int subscribe_one(struct umbra_conn *c, const struct mqtt_str *filter, uint8_t qos)
 {
-    struct umbra_server *s = c->server;
+    struct umbra_server *s = conn_listener(c)->server;
     struct umbra_session *sess = c->session;
-    const struct umbra_profile *profile = c->listener->profile;
+    const struct umbra_profile *profile = conn_listener(c)->profile;
     if (qos == 2 && profile->qos2_disconnects) return UMBRA_EPROTOCOL;
     if (!mqtt_topic_within_limits(filter->ptr, filter->len, &profile->topic_limits))
         return MQTT_SUBACK_FAILURE;
@@ -83,8 +83,8 @@ static int subscribe_one(struct umbra_conn *c, const struct mqtt_str *filter, ui
 
 int handle_subscribe(struct umbra_conn *c, const struct mqtt_subscribe *sub)
 {
-    struct umbra_server *s = c->server;
-    const struct umbra_profile *profile = c->listener->profile;
+    struct umbra_server *s = conn_listener(c)->server;
+    const struct umbra_profile *profile = conn_listener(c)->profile;
     if (profile->max_filters_per_subscribe && sub->count > profile->max_filters_per_subscribe) {
         conn_close(c, "too many filters in one SUBSCRIBE");
         return UMBRA_ELIMIT;
@@ -123,7 +123,7 @@ int handle_subscribe(struct umbra_conn *c, const struct mqtt_subscribe *sub)
 
 int handle_unsubscribe(struct umbra_conn *c, const struct mqtt_unsubscribe *unsub)
 {
-    struct umbra_server *s = c->server;
+    struct umbra_server *s = conn_listener(c)->server;
     struct umbra_session *sess = c->session;
     uint64_t ops_before = persist_op_count(s->persist);
     struct mqtt_list_iter it;

@@ -38,7 +38,9 @@ void umbra_log(int level, const char *fmt, ...)
     gmtime_r(&tv.tv_sec, &tm);
     size_t n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
     n += (size_t)snprintf(line + n, sizeof line - n, ".%03dZ %-5s ", (int)(tv.tv_usec / 1000),
-                          level_names[level < 0 ? 0 : level > 3 ? 3 : level]);
+                          level_names[level < 0   ? 0
+                                      : level > 3 ? 3
+                                                  : level]);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);

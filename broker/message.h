@@ -18,10 +18,10 @@ struct umbra_msg {
     uint32_t persist_refs; /* delivery rows in the database naming db_id */
     uint64_t db_id;        /* row in the messages table; 0 = not stored */
     uint16_t topic_len;
-    uint8_t qos;           /* QoS it was published with */
+    uint8_t qos; /* QoS it was published with */
     uint32_t payload_len;
-    char *topic;           /* NUL-terminated; points into this allocation */
-    uint8_t *payload;      /* points into this allocation */
+    char *topic;      /* NUL-terminated; points into this allocation */
+    uint8_t *payload; /* points into this allocation */
 };
 
 /* One reference owned by the caller; NULL on allocation failure. */

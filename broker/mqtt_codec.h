@@ -68,11 +68,11 @@ struct mqtt_bytes {
 
 /* One packet located in a buffer by mqtt_frame(). */
 struct mqtt_frame {
-    uint8_t type;          /* enum mqtt_type; 0 and 15 are rejected */
-    uint8_t flags;         /* low nibble of the first byte */
-    const uint8_t *body;   /* variable header + payload */
-    size_t body_len;       /* the remaining length */
-    size_t total_len;      /* fixed header + body: bytes to consume */
+    uint8_t type;        /* enum mqtt_type; 0 and 15 are rejected */
+    uint8_t flags;       /* low nibble of the first byte */
+    const uint8_t *body; /* variable header + payload */
+    size_t body_len;     /* the remaining length */
+    size_t total_len;    /* fixed header + body: bytes to consume */
 };
 
 struct mqtt_connect {
@@ -112,13 +112,13 @@ struct mqtt_publish {
  */
 struct mqtt_subscribe {
     uint16_t packet_id;
-    uint16_t count;          /* number of (filter, qos) entries, >= 1 */
-    struct mqtt_bytes list;  /* raw entries, already validated */
+    uint16_t count;         /* number of (filter, qos) entries, >= 1 */
+    struct mqtt_bytes list; /* raw entries, already validated */
 };
 
 struct mqtt_unsubscribe {
     uint16_t packet_id;
-    uint16_t count;          /* number of filters, >= 1 */
+    uint16_t count; /* number of filters, >= 1 */
     struct mqtt_bytes list;
 };
 

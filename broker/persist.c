@@ -133,11 +133,11 @@ struct persist {
     uv_cond_t cond;
     uv_async_t *done; /* heap: it must outlive this struct until its close callback */
     bool started;
-    bool busy;        /* the writer holds a batch (loop thread view) */
-    bool has_work;    /* under lock: writer should take `writing` */
-    bool is_written;  /* under lock: writer finished `writing` */
-    bool stop;        /* under lock */
-    int last_error;   /* under lock */
+    bool busy;       /* the writer holds a batch (loop thread view) */
+    bool has_work;   /* under lock: writer should take `writing` */
+    bool is_written; /* under lock: writer finished `writing` */
+    bool stop;       /* under lock */
+    int last_error;  /* under lock */
     persist_committed_fn on_commit;
     void *ctx;
 };
@@ -160,7 +160,8 @@ static struct batch *batch_new(uint64_t epoch)
 
 static void batch_release(struct batch *b)
 {
-    for (size_t i = 0; i < b->nops; i++) msg_unref(b->ops[i].msg);
+    for (size_t i = 0; i < b->nops; i++)
+        msg_unref(b->ops[i].msg);
     b->nops = 0;
     b->arena.len = 0;
 }
@@ -255,8 +256,7 @@ static int run(sqlite3_stmt *st)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
 }
 
-static int run_client(struct persist *p, enum stmt_id id, const struct batch *b,
-                      const struct op *o)
+static int run_client(struct persist *p, enum stmt_id id, const struct batch *b, const struct op *o)
 {
     bind_text(p->stmt[id], 1, b, o->a_off, o->a_len);
     return run(p->stmt[id]);
@@ -337,7 +337,8 @@ static int apply_op(struct persist *p, const struct batch *b, const struct op *o
 static int write_batch(struct persist *p, const struct batch *b)
 {
     int rc = run(p->stmt[S_BEGIN]);
-    for (size_t i = 0; !rc && i < b->nops; i++) rc = apply_op(p, b, &b->ops[i]);
+    for (size_t i = 0; !rc && i < b->nops; i++)
+        rc = apply_op(p, b, &b->ops[i]);
     if (!rc) rc = run(p->stmt[S_COMMIT]);
     if (rc) {
         log_error("persist: commit failed: %s", sqlite3_errmsg(p->db));
@@ -351,7 +352,8 @@ static void writer_main(void *arg)
     struct persist *p = arg;
     uv_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->has_work && !p->stop) uv_cond_wait(&p->cond, &p->lock);
+        while (!p->has_work && !p->stop)
+            uv_cond_wait(&p->cond, &p->lock);
         if (!p->has_work && p->stop) break;
         struct batch *b = p->writing;
         uv_mutex_unlock(&p->lock);
@@ -485,8 +487,7 @@ static int load_sessions(struct persist *p, const struct persist_loader *l)
     int rc = 0;
     while (!rc && sqlite3_step(st) == SQLITE_ROW)
         rc = l->session(l->ctx, (const char *)sqlite3_column_text(st, 0),
-                        (size_t)sqlite3_column_bytes(st, 0),
-                        (uint64_t)sqlite3_column_int64(st, 1));
+                        (size_t)sqlite3_column_bytes(st, 0), (uint64_t)sqlite3_column_int64(st, 1));
     sqlite3_finalize(st);
     return rc;
 }
@@ -499,11 +500,10 @@ static int load_subscriptions(struct persist *p, const struct persist_loader *l)
         return UMBRA_EIO;
     int rc = 0;
     while (!rc && sqlite3_step(st) == SQLITE_ROW)
-        rc = l->subscription(l->ctx, (const char *)sqlite3_column_text(st, 0),
-                             (size_t)sqlite3_column_bytes(st, 0),
-                             (const char *)sqlite3_column_text(st, 1),
-                             (size_t)sqlite3_column_bytes(st, 1),
-                             (uint8_t)sqlite3_column_int(st, 2));
+        rc = l->subscription(
+            l->ctx, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+            (const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+            (uint8_t)sqlite3_column_int(st, 2));
     sqlite3_finalize(st);
     return rc;
 }
@@ -519,8 +519,7 @@ static int load_deliveries(struct persist *p, const struct persist_loader *l)
     int rc = 0;
     while (!rc && sqlite3_step(st) == SQLITE_ROW)
         rc = l->delivery(l->ctx, (const char *)sqlite3_column_text(st, 0),
-                         (size_t)sqlite3_column_bytes(st, 0),
-                         (uint64_t)sqlite3_column_int64(st, 1),
+                         (size_t)sqlite3_column_bytes(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
                          (uint64_t)sqlite3_column_int64(st, 2), (uint8_t)sqlite3_column_int(st, 3),
                          (uint8_t)sqlite3_column_int(st, 4), (uint16_t)sqlite3_column_int(st, 5),
                          sqlite3_column_int(st, 6) != 0);
@@ -553,8 +552,7 @@ int persist_load(struct persist *p, const struct persist_loader *l)
     /* Messages no delivery refers to any more are garbage from a crash
      * between a delivery's delete and its message's. */
     if (!rc)
-        sqlite3_exec(p->db,
-                     "DELETE FROM messages WHERE id NOT IN (SELECT msg_id FROM deliveries)",
+        sqlite3_exec(p->db, "DELETE FROM messages WHERE id NOT IN (SELECT msg_id FROM deliveries)",
                      NULL, NULL, NULL);
     return rc;
 }
@@ -667,8 +665,8 @@ void persist_msg_unref(struct persist *p, struct umbra_msg *m)
 }
 
 void persist_delivery_put(struct persist *p, const char *client_id, size_t len, uint64_t seq,
-                          const struct umbra_msg *m, uint8_t qos, uint8_t state,
-                          uint16_t packet_id, bool is_retained)
+                          const struct umbra_msg *m, uint8_t qos, uint8_t state, uint16_t packet_id,
+                          bool is_retained)
 {
     struct op *o = op_add(p, OP_DLV_PUT, client_id, len, NULL, 0);
     if (!o) return;
@@ -686,8 +684,8 @@ void persist_delivery_del(struct persist *p, const char *client_id, size_t len, 
     if (o) o->id = seq;
 }
 
-void persist_incoming_qos2(struct persist *p, const char *client_id, size_t len,
-                           uint16_t packet_id, bool present)
+void persist_incoming_qos2(struct persist *p, const char *client_id, size_t len, uint16_t packet_id,
+                           bool present)
 {
     struct op *o = op_add(p, present ? OP_IN2_PUT : OP_IN2_DEL, client_id, len, NULL, 0);
     if (o) o->packet_id = packet_id;
@@ -726,7 +724,8 @@ void persist_close(struct persist *p)
     }
     batch_free(p->filling);
     batch_free(p->writing);
-    for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(p->stmt[i]);
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(p->stmt[i]);
     if (p->db) sqlite3_close(p->db);
     free(p);
 }

@@ -41,8 +41,8 @@ struct persist_loader {
     void *ctx;
     int (*retained)(void *ctx, const char *topic, size_t topic_len, const void *payload,
                     size_t payload_len, uint8_t qos);
-    int (*message)(void *ctx, uint64_t id, const char *topic, size_t topic_len,
-                   const void *payload, size_t payload_len, uint8_t qos);
+    int (*message)(void *ctx, uint64_t id, const char *topic, size_t topic_len, const void *payload,
+                   size_t payload_len, uint8_t qos);
     int (*session)(void *ctx, const char *client_id, size_t len, uint64_t offline_since_ms);
     int (*subscription)(void *ctx, const char *client_id, size_t len, const char *filter,
                         size_t filter_len, uint8_t qos);
@@ -77,11 +77,11 @@ void persist_msg_ref(struct persist *p, struct umbra_msg *m);
 /* Drop a reference; deletes the row with the last one. */
 void persist_msg_unref(struct persist *p, struct umbra_msg *m);
 void persist_delivery_put(struct persist *p, const char *client_id, size_t len, uint64_t seq,
-                          const struct umbra_msg *m, uint8_t qos, uint8_t state,
-                          uint16_t packet_id, bool is_retained);
+                          const struct umbra_msg *m, uint8_t qos, uint8_t state, uint16_t packet_id,
+                          bool is_retained);
 void persist_delivery_del(struct persist *p, const char *client_id, size_t len, uint64_t seq);
-void persist_incoming_qos2(struct persist *p, const char *client_id, size_t len,
-                           uint16_t packet_id, bool present);
+void persist_incoming_qos2(struct persist *p, const char *client_id, size_t len, uint16_t packet_id,
+                           bool present);
 
 /* Hand the collected batch to the writer if it is idle (once per loop turn). */
 void persist_flush(struct persist *p);

@@ -55,8 +55,8 @@ static void end_delivery(struct umbra_server *s, struct umbra_session *sess,
 /* ---- writing packets ---- */
 
 static void write_publish(struct umbra_server *s, struct umbra_conn *c, const char *topic,
-                          size_t topic_len, const uint8_t *payload, size_t payload_len,
-                          uint8_t qos, uint16_t packet_id, bool retain, bool dup)
+                          size_t topic_len, const uint8_t *payload, size_t payload_len, uint8_t qos,
+                          uint16_t packet_id, bool retain, bool dup)
 {
     struct mqtt_publish pub = {
         .dup = dup,
@@ -127,8 +127,8 @@ void router_deliver(struct umbra_server *s, struct umbra_session *sess, struct u
     if (!sess->conn && qos == 0) return; /* QoS 0 is not kept for offline sessions */
     if (can_send_now(s, sess, qos)) {
         if (qos == 0) {
-            write_publish(s, sess->conn, msg->topic, msg->topic_len, msg->payload,
-                          msg->payload_len, 0, 0, is_retained, false);
+            write_publish(s, sess->conn, msg->topic, msg->topic_len, msg->payload, msg->payload_len,
+                          0, 0, is_retained, false);
             return;
         }
         struct umbra_delivery d = {.msg = msg_ref(msg), .qos = qos, .is_retained = is_retained};
@@ -176,8 +176,7 @@ void router_resume(struct umbra_server *s, struct umbra_session *sess)
     router_pump(s, sess);
 }
 
-void router_acked(struct umbra_server *s, struct umbra_session *sess, int type,
-                  uint16_t packet_id)
+void router_acked(struct umbra_server *s, struct umbra_session *sess, int type, uint16_t packet_id)
 {
     struct umbra_delivery *d = session_inflight_find(sess, packet_id);
     if (!d) return; /* unknown id: MQTT lets us ignore it */

@@ -44,8 +44,7 @@ void router_pump(struct umbra_server *s, struct umbra_session *sess);
 void router_resume(struct umbra_server *s, struct umbra_session *sess);
 
 /* PUBACK / PUBREC / PUBCOMP from the client for an outgoing delivery. */
-void router_acked(struct umbra_server *s, struct umbra_session *sess, int type,
-                  uint16_t packet_id);
+void router_acked(struct umbra_server *s, struct umbra_session *sess, int type, uint16_t packet_id);
 
 /* The connection went away: keep what a persistent session keeps. */
 void router_session_offline(struct umbra_server *s, struct umbra_session *sess);

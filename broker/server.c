@@ -380,8 +380,9 @@ void server_refresh_registry(struct umbra_server *s)
         struct conn_list *next = n->next;
         struct umbra_conn *c = (struct umbra_conn *)((char *)n - offsetof(struct umbra_conn, link));
         const char *why;
-        if (c->cert_id && !server_certificate_allowed(s, c->cert_id, &why)) {
-            log_warn("closing connections of certificate %s: %s", c->cert_id, why);
+        if (c->tls && c->tls->is_admitted &&
+            !server_certificate_allowed(s, c->tls->cert_id, &why)) {
+            log_warn("closing connections of certificate %s: %s", c->tls->cert_id, why);
             conn_close(c, why);
         }
         n = next;

@@ -63,6 +63,7 @@ struct umbra_server {
     struct conn_list dirty; /* connections with output to flush this turn */
     uint64_t nconns;
     uint64_t next_conn_id;
+    uint64_t generated_ids; /* client ids made for empty CONNECT ids */
 
     /* Identity: the registry (not on the message path) and, for the TLS
      * listener, a cache of what admitting a certificate needs. */

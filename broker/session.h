@@ -33,9 +33,9 @@ struct umbra_delivery {
     uint64_t seq;          /* database row key; 0 = not persisted */
     uint16_t packet_id;    /* 0 until sent */
     uint8_t qos;
-    uint8_t state;         /* enum delivery_state */
-    uint8_t is_retained;   /* sent with RETAIN=1 (retained on subscribe) */
-    uint8_t is_dup;        /* sent before: DUP=1 on the next send */
+    uint8_t state;       /* enum delivery_state */
+    uint8_t is_retained; /* sent with RETAIN=1 (retained on subscribe) */
+    uint8_t is_dup;      /* sent before: DUP=1 on the next send */
 };
 
 struct session_sub {
@@ -54,8 +54,8 @@ struct session_limits {
 struct umbra_session {
     char *client_id; /* NUL-terminated, inside the session's allocation */
     uint16_t client_id_len;
-    bool is_clean;     /* clean session 1: dies with its connection */
-    bool is_persisted; /* has a row in the database */
+    bool is_clean;                       /* clean session 1: dies with its connection */
+    bool is_persisted;                   /* has a row in the database */
     const struct umbra_profile *profile; /* of the last connection */
     struct umbra_conn *conn;             /* NULL while offline */
     uint64_t offline_since_ms;
@@ -127,8 +127,7 @@ int session_inflight_add(struct umbra_session *s, const struct umbra_delivery *d
 /* Borrowed pointer to the in-flight delivery with that id, or NULL. */
 struct umbra_delivery *session_inflight_find(struct umbra_session *s, uint16_t packet_id);
 /* Remove it, moving it to *out (caller owns out->msg). false if absent. */
-bool session_inflight_take(struct umbra_session *s, uint16_t packet_id,
-                           struct umbra_delivery *out);
+bool session_inflight_take(struct umbra_session *s, uint16_t packet_id, struct umbra_delivery *out);
 
 /* Incoming QoS 2 ids: has / add / remove. */
 bool session_incoming_qos2_has(const struct umbra_session *s, uint16_t packet_id);

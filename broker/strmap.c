@@ -111,8 +111,22 @@ static int put(struct strmap *m, const char *key, size_t len, void *val, void **
     uint32_t h = hash_bytes(key, len);
     size_t i = find_slot(m, key, len, h);
     if (m->slots[i].key) {
-        if (old) *old = m->slots[i].val;
-        m->slots[i].val = val;
+        /* Rebind the key as this call asks: a borrowed key from an old
+         * value (a session's own id) must not outlive that value. */
+        struct slot *sl = &m->slots[i];
+        if (borrow) {
+            if (!(sl->len & BORROWED)) free(sl->key);
+            sl->key = (char *)key;
+            sl->len = (uint32_t)len | BORROWED;
+        } else if (sl->len & BORROWED) {
+            char *k = malloc(len ? len : 1);
+            if (!k) return UMBRA_ENOMEM;
+            memcpy(k, key, len);
+            sl->key = k;
+            sl->len = (uint32_t)len;
+        }
+        if (old) *old = sl->val;
+        sl->val = val;
         return 0;
     }
     if (old) *old = NULL;

@@ -31,7 +31,8 @@ void sys_topics_publish(struct umbra_server *s)
     gettimeofday(&tv, NULL);
     uint64_t now_ms = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
     char text[64];
-    snprintf(text, sizeof text, "%llu seconds", (unsigned long long)((now_ms - s->start_ms) / 1000));
+    snprintf(text, sizeof text, "%llu seconds",
+             (unsigned long long)((now_ms - s->start_ms) / 1000));
     publish_text(s, "$SYS/broker/version", "umbra version " UMBRA_VERSION);
     publish_text(s, "$SYS/broker/uptime", text);
     const struct umbra_stats *st = &s->stats;

@@ -152,6 +152,25 @@ static void test_borrowed_keys_are_not_copied_or_freed(void **state)
     free(key);
 }
 
+static void test_replace_rebinds_borrowed_key(void **state)
+{
+    (void)state;
+    struct strmap *m = strmap_new();
+    char *first = strdup("client-7"), *second = strdup("client-7");
+    int a, b;
+    assert_int_equal(strmap_put_borrowed(m, first, 8, &a, NULL), 0);
+    void *old = NULL;
+    assert_int_equal(strmap_put_borrowed(m, second, 8, &b, &old), 0);
+    assert_ptr_equal(old, &a);
+    free(first); /* the map must now point at `second`: ASan sees any use of `first` */
+    assert_ptr_equal(strmap_get(m, "client-7", 8), &b);
+    /* A copying put over a borrowed key takes its own copy. */
+    assert_int_equal(strmap_put(m, "client-7", 8, &a, NULL), 0);
+    free(second);
+    assert_ptr_equal(strmap_get(m, "client-7", 8), &a);
+    strmap_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +180,7 @@ int main(void)
         cmocka_unit_test(test_iteration_sees_each_once),
         cmocka_unit_test(test_delete_keeps_probe_runs),
         cmocka_unit_test(test_borrowed_keys_are_not_copied_or_freed),
+        cmocka_unit_test(test_replace_rebinds_borrowed_key),
     };
     return cmocka_run_group_tests_name("strmap", tests, NULL, NULL);
 }
