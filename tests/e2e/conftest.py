@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from reference_broker import REFERENCE, mosquitto_class
+
 UMBRAD = os.environ.get("UMBRAD", os.path.join(os.path.dirname(__file__), "../../build/release/umbrad"))
 UMBRACTL = os.environ.get("UMBRACTL", os.path.join(os.path.dirname(__file__), "../../build/release/umbractl"))
 SANITIZE = os.environ.get("SANITIZE", "0") == "1"
@@ -140,7 +142,8 @@ def pytest_runtest_makereport(item, call):
     if rep.failed:
         for i, b in enumerate(getattr(item, "umbra_brokers", ())):
             try:
-                rep.sections.append(("umbrad #%d stderr (port %d)" % (i, b.port), b.logs()[-8000:]))
+                text = b.raw_logs() if hasattr(b, "raw_logs") else b.logs()
+                rep.sections.append(("umbrad #%d stderr (port %d)" % (i, b.port), text[-8000:]))
             except OSError:
                 pass
 
@@ -152,7 +155,8 @@ def start_broker(request):
     request.node.umbra_brokers = brokers
 
     def factory(*args, host="127.0.0.1", tls=False):
-        b = Broker(args, host=host, tls=tls)
+        cls = mosquitto_class(Broker) if REFERENCE == "mosquitto" else Broker
+        b = cls(args, host=host, tls=tls)
         brokers.append(b)
         return b
 
@@ -161,7 +165,8 @@ def start_broker(request):
     for b in brokers:
         rc = b.stop()
         if rc != 0:
-            failures.append("umbrad exited with %s:\n%s" % (rc, b.logs()[-6000:]))
+            text = b.raw_logs() if hasattr(b, "raw_logs") else b.logs()
+            failures.append("umbrad exited with %s:\n%s" % (rc, text[-6000:]))
         shutil.rmtree(b.data_dir, ignore_errors=True)
     assert not failures, "\n".join(failures)
 

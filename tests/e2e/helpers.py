@@ -34,7 +34,7 @@ class PahoClient:
     def publish(self, topic, payload, qos=0, retain=False):
         info = self.client.publish(topic, payload, qos=qos, retain=retain)
         if qos:
-            info.wait_for_publish()
+            info.wait_for_publish(timeout=5)
             assert info.is_published()
         return info
 

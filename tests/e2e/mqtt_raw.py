@@ -3,9 +3,13 @@
 Written independently of the broker's C codec so the tests do not share its
 mistakes.
 """
+import os
 import socket
 import struct
 import time
+
+# Sanitizer builds are several times slower: every wait for a packet scales with them.
+SLOW = 3 if os.environ.get("SANITIZE", "0") == "1" else 1
 
 CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
 SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 10, 11, 12, 13, 14
@@ -122,6 +126,7 @@ class Client:
     """A blocking raw client with bounded waits."""
 
     def __init__(self, port, host="127.0.0.1", timeout=5.0):
+        timeout *= SLOW
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.timeout = timeout
         self.buf = b""
@@ -141,7 +146,8 @@ class Client:
             self.buf += chunk
 
     def recv(self, timeout=None):
-        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+        """One whole packet; TimeoutError if none arrives within timeout (scaled by SLOW)."""
+        deadline = time.monotonic() + (timeout * SLOW if timeout is not None else self.timeout)
         self._fill(2, deadline)
         mult, length, i = 1, 0, 1
         while True:
@@ -175,7 +181,7 @@ class Client:
 
     def is_closed(self, timeout=3.0):
         """True when the broker closes the connection within timeout (data before EOF ignored)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * SLOW
         while time.monotonic() < deadline:
             self.sock.settimeout(max(0.01, deadline - time.monotonic()))
             try:

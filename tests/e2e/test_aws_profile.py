@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from mqtt_raw import Client, publish, subscribe, PUBLISH, PUBACK, SUBACK
+from mqtt_raw import Client, publish, subscribe, PUBLISH, PUBACK
 
 
 @pytest.fixture
@@ -55,8 +55,15 @@ def test_retained_only_for_exact_filter(aws):
 def test_topic_limits(aws):
     s = connected(aws, "s")
     codes = s.subscribe(1, ("a/" * 7 + "a", 0), ("a/" * 8 + "a", 0), ("x" * 257, 0),
-                        ("$share/g/" + "a/" * 7 + "a", 0))
-    assert codes == [0, 0x80, 0x80, 0]
+                        ("$share/g/" + "a/" * 7 + "a", 0), ("y" * 256, 0))
+    assert codes == [0, 0x80, 0x80, 0, 0]
+    # At the limits exactly, PUBLISH is accepted and delivered.
+    lim = connected(aws, "lim")
+    assert lim.subscribe(1, ("a/" * 7 + "a", 0), ("y" * 256, 0)) == [0, 0]
+    ok = connected(aws, "ok")
+    ok.send(publish("a/" * 7 + "a", b"deep"))
+    ok.send(publish("y" * 256, b"long"))
+    assert [lim.expect(PUBLISH).payload for _ in range(2)] == [b"deep", b"long"]
     long_topic = connected(aws, "long")
     long_topic.send(publish("x" * 257, b"x"))
     assert long_topic.is_closed()

@@ -1,14 +1,13 @@
 """umbrad as a program: listeners, signals, configuration, logs; umbractl basics."""
 import json
-import os
 import signal
 import socket
 import subprocess
 
 import pytest
 
-from conftest import UMBRAD, UMBRACTL, Broker
-from mqtt_raw import Client, publish, PUBLISH
+from conftest import UMBRAD, UMBRACTL
+from mqtt_raw import Client, connect, publish, PUBLISH, PUBREC, DISCONNECT_BYTES
 
 
 def has_ipv6():
@@ -32,43 +31,91 @@ def test_ipv6_listener(start_broker):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signals_stop_cleanly(tmp_path, sig):
-    b = Broker(data_dir=str(tmp_path))
+def test_signals_stop_cleanly(start_broker, sig):
+    b = start_broker()
     c = Client(b.port)
     c.connect("x")
-    assert b.stop(sig) == 0
+    assert b.stop(sig) == 0, b.logs()
+    assert c.is_closed()
     assert "umbrad stopped" in b.logs()
 
 
 def test_connect_and_disconnect_are_logged_with_id_address_reason(broker):
     c = Client(broker.port)
-    c.connect("logged-client")
+    c.connect("logged-client", clean=False, keepalive=42)
+    port = c.sock.getsockname()[1]
+    line = broker.log_line("client connected: id=logged-client ")
+    assert "addr=127.0.0.1:%d " % port in line and "clean=0" in line and "keepalive=42" in line
     c.close()
-    c2 = Client(broker.port)
-    c2.connect("other")
-    logs = broker.logs()
-    assert "client connected: id=logged-client addr=127.0.0.1:" in logs
-    assert "client disconnected: id=logged-client addr=127.0.0.1:" in logs
-    assert "reason=connection closed by client" in logs
+    line = broker.log_line("client disconnected: id=logged-client ")
+    assert "addr=127.0.0.1:%d " % port in line
+    assert "reason=connection closed by client" in line
+    d = Client(broker.port)
+    d.connect("polite")
+    d.send(DISCONNECT_BYTES)
+    assert "reason=client sent DISCONNECT" in broker.log_line("client disconnected: id=polite ")
+    m = Client(broker.port)
+    m.connect("rude")
+    m.send(connect("rude"))
+    assert "reason=second CONNECT" in broker.log_line("client disconnected: id=rude ")
 
 
-def test_config_file_and_flags_override_it(tmp_path):
+def qos2_publish_accepted(b):
+    """True on the mqtt profile (PUBREC), False on the aws one (connection closed)."""
+    c = Client(b.port)
+    c.connect("probe")
+    c.send(publish("t", b"x", qos=2, pid=1))
+    try:
+        return c.recv().type == PUBREC
+    except ConnectionError:
+        return False
+
+
+def test_config_file_is_applied(start_broker, tmp_path):
     cfg = tmp_path / "umbra.json"
     cfg.write_text(json.dumps({"mqtt_profile": "aws", "max_inflight": 7}))
-    b = Broker(args=["-c", str(cfg), "--mqtt-profile", "mqtt"], data_dir=str(tmp_path / "d"))
-    try:
-        assert "profile mqtt" in b.logs()
-    finally:
-        assert b.stop() == 0
+    b = start_broker("-c", str(cfg))
+    assert "profile aws" in b.wait_log("listening: mqtt")
+    assert not qos2_publish_accepted(b)
+
+
+def test_flags_override_config_file(start_broker, tmp_path):
+    cfg = tmp_path / "umbra.json"
+    cfg.write_text(json.dumps({"mqtt_profile": "aws", "max_inflight": 2}))
+    b = start_broker("-c", str(cfg), "--mqtt-profile", "mqtt")
+    assert "profile mqtt" in b.wait_log("listening: mqtt")
+    assert qos2_publish_accepted(b)
+    # What the flags do not override still comes from the file: an in-flight window of 2.
+    s = Client(b.port)
+    s.connect("s")
+    s.subscribe(1, ("w", 1))
+    p = Client(b.port)
+    p.connect("p")
+    for i in range(3):
+        p.send(publish("w", b"%d" % i, qos=1, pid=i + 1))
+    assert [s.expect(PUBLISH).payload for _ in range(2)] == [b"0", b"1"]
+    s.no_packet(0.3)
 
 
 @pytest.mark.parametrize("args", [["--no-such-flag", "1"], ["--max-inflight", "lots"],
+                                  ["--max-inflight", "-1"], ["--max-inflight"],
                                   ["--mqtt", "nonsense"], ["--mqtt-profile", "bogus"],
-                                  ["-c", "/nonexistent.json"], ["stray"]])
+                                  ["--log-level", "loud"], ["-c", "/nonexistent.json"], ["stray"]])
 def test_bad_arguments_exit_2_with_a_message(tmp_path, args):
     r = subprocess.run([UMBRAD, "--data-dir", str(tmp_path)] + args, capture_output=True, timeout=20)
-    assert r.returncode == 2
+    assert r.returncode == 2, r.stderr
     assert r.stderr.strip()
+
+
+@pytest.mark.parametrize("content", ['{"no_such_key": 1}', '{bad json', '{"max_inflight": "lots"}',
+                                     '[1, 2]'])
+def test_bad_config_file_exits_2_with_a_message(tmp_path, content):
+    cfg = tmp_path / "bad.json"
+    cfg.write_text(content)
+    r = subprocess.run([UMBRAD, "--data-dir", str(tmp_path), "-c", str(cfg)], capture_output=True,
+                       timeout=20)
+    assert r.returncode == 2, r.stderr
+    assert b"bad.json" in r.stderr
 
 
 def test_port_in_use_exits_1(broker, tmp_path):
@@ -86,7 +133,9 @@ def test_version_and_help():
         assert h.returncode == 0 and b"usage" in h.stdout
 
 
-def test_umbractl_unknown_command_exits_2():
-    r = subprocess.run([UMBRACTL, "frobnicate"], capture_output=True, timeout=10)
+@pytest.mark.parametrize("args", [["frobnicate"], ["--bogus"], ["describe-thing", "--nope", "x"]])
+def test_umbractl_unknown_command_or_flag_exits_2(tmp_path, args):
+    r = subprocess.run([UMBRACTL, "--data-dir", str(tmp_path)] + args, capture_output=True, timeout=10)
     assert r.returncode == 2
-    assert b"unknown command" in r.stderr
+    assert b"unknown" in r.stderr
+    assert r.stdout == b""

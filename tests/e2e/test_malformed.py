@@ -1,10 +1,11 @@
 """Malformed input closes that connection and harms nobody else."""
 import struct
+import time
 
 import pytest
 
 from mqtt_raw import (Client, packet, publish, subscribe, connect, mqtt_str, PUBLISH, PUBREL,
-                      SUBSCRIBE, CONNACK)
+                      SUBSCRIBE, UNSUBSCRIBE, PINGREQ, PINGREQ_BYTES, CONNACK)
 
 
 def bystander(broker):
@@ -42,6 +43,19 @@ BAD_AFTER_CONNECT = {
     "garbage": b"\x00\x01\x02\x03garbage",
     "bad_filter": subscribe(1, ("a/#/b", 0)),
     "connack_from_client": packet(CONNACK, 0, b"\x00\x00"),
+    "unsubscribe_with_flags_0": packet(UNSUBSCRIBE, 0, struct.pack("!H", 1) + mqtt_str("a")),
+    "unsubscribe_without_filters": packet(UNSUBSCRIBE, 2, struct.pack("!H", 1)),
+    "subscribe_reserved_bits_in_options": subscribe(1, ("a", 0x04)),
+    "pingreq_with_flags": bytes([PINGREQ << 4 | 1, 0]),
+    "truncated_topic_length": packet(PUBLISH, 0, b"\x00\x09abc"),
+    "invalid_utf8_filter": subscribe(1, (b"a/\xc3", 0)),
+    "nul_in_filter": subscribe(1, (b"a/\x00", 0)),
+    "empty_filter": subscribe(1, ("", 0)),
+    "publish_qos2_packet_id_0": publish("a", b"x", qos=2, pid=0),
+    "unsubscribe_packet_id_0": packet(UNSUBSCRIBE, 2, struct.pack("!H", 0) + mqtt_str("a")),
+    "publish_qos0_with_dup": publish("a", b"x", dup=True),  # MQTT-3.3.1-2
+    "plus_inside_a_level": subscribe(1, ("a/b+", 0)),
+    "hash_inside_a_level": subscribe(1, ("a/b#", 0)),
 }
 
 
@@ -55,10 +69,34 @@ def test_malformed_packet_closes_only_that_connection(broker, name):
     assert_bystander_ok(broker, s)
 
 
-def test_publish_before_connect_closes(broker):
+def _connect_flags_or(cid, bits):
+    pkt = bytearray(connect(cid))
+    pkt[9] |= bits  # fixed header 2 + "MQTT" 6 + level 1: byte 9 holds the connect flags
+    return bytes(pkt)
+
+
+BAD_FIRST_PACKET = {
+    "publish_before_connect": publish("watch", b"sneaked in"),
+    "subscribe_before_connect": subscribe(1, ("watch", 0)),
+    "pingreq_before_connect": PINGREQ_BYTES,
+    "connect_reserved_flag_set": _connect_flags_or("bad-reserved", 0x01),  # MQTT-3.1.2-3
+    "connect_will_qos_without_will_flag": _connect_flags_or("bad-wq", 0x08),  # MQTT-3.1.2-13
+    "connect_will_retain_without_will_flag": _connect_flags_or("bad-wr", 0x20),  # MQTT-3.1.2-15
+    "connect_will_qos_3": connect("bad-willqos", will=("will/t", b"x", 3, False)),
+    "connect_password_without_username": connect("bad-pw", password=b"secret"),
+    "connect_truncated_payload": packet(1, 0, mqtt_str("MQTT") + b"\x04\x02\x00\x3c\x00\x09ab"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FIRST_PACKET))
+def test_malformed_first_packet_closes_only_that_connection(broker, name):
+    s = bystander(broker)
     c = Client(broker.port)
-    c.send(publish("a", b"x"))
-    assert c.is_closed()
+    c.send(BAD_FIRST_PACKET[name])
+    assert c.is_closed(), name
+    assert "client connected: id=bad-" not in broker.logs()
+    s.no_packet(0.2)  # nothing from the bad connection reached anyone
+    assert_bystander_ok(broker, s)
 
 
 def test_oversized_packet_closed_from_its_header(start_broker):
@@ -77,24 +115,40 @@ def test_oversized_packet_closed_from_its_header(start_broker):
 
 
 def test_default_max_packet_is_128k(broker):
+    s = Client(broker.port)
+    s.connect("s")
+    s.subscribe(1, ("t", 0))
     c = Client(broker.port)
     c.connect("big")
     c.send(publish("t", b"x" * 131072))  # 131072 payload + header > 131072
     assert c.is_closed()
+    assert "packet too large" in broker.log_line("id=big", "client disconnected")
+    s.no_packet(0.2)
     c2 = Client(broker.port)
     c2.connect("fits")
-    s = Client(broker.port)
-    s.connect("s")
-    s.subscribe(1, ("t", 0))
-    c2.send(publish("t", b"y" * (131072 - 10)))
-    assert len(s.expect(PUBLISH).payload) == 131072 - 10
+    # The largest packet allowed: 131072 bytes in all (2 + 1 topic + payload, after 4 header bytes).
+    c2.send(publish("t", b"y" * (131072 - 4 - 3)))
+    assert len(s.expect(PUBLISH).payload) == 131072 - 7
 
 
 def test_silent_client_closed_after_connect_timeout(start_broker):
     b = start_broker("--connect-timeout", "1")
+    s = bystander(b)
+    t0 = time.monotonic()
     c = Client(b.port)
     assert c.is_closed(timeout=4)
+    elapsed = time.monotonic() - t0
+    assert 0.9 <= elapsed <= 3.0, elapsed
     assert "no CONNECT within the connect timeout" in b.logs()
+    assert_bystander_ok(b, s)  # the bystander itself was not timed out: it sent CONNECT
+
+
+def test_partial_connect_closed_after_connect_timeout(start_broker):
+    b = start_broker("--connect-timeout", "1")
+    c = Client(b.port)
+    c.send(connect("slowloris")[:5])  # a CONNECT that never completes
+    assert c.is_closed(timeout=4)
+    assert "client connected: id=slowloris" not in b.logs()
 
 
 def test_packet_split_byte_by_byte_is_reassembled(broker):

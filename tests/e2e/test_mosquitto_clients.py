@@ -1,5 +1,8 @@
 """Interoperability with the mosquitto command-line clients and paho-mqtt."""
 import subprocess
+import time
+
+import pytest
 
 from helpers import PahoClient
 
@@ -8,27 +11,45 @@ def run(*args, timeout=10):
     return subprocess.run(list(args), capture_output=True, timeout=timeout)
 
 
-def test_mosquitto_sub_receives_what_mosquitto_pub_sends(broker):
+@pytest.mark.parametrize("qos", [0, 1, 2])
+def test_mosquitto_sub_receives_what_mosquitto_pub_sends(broker, qos):
     sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "m/#",
-                            "-q", "1", "-C", "1", "-v", "-W", "10"], stdout=subprocess.PIPE)
-    # Wait until the subscription exists before publishing.
-    for _ in range(100):
-        if "client connected" in broker.logs():
-            break
-        subprocess.run(["sleep", "0.05"])
-    subprocess.run(["sleep", "0.2"])
-    assert run("mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "m/x", "-m",
-               "hello", "-q", "1").returncode == 0
-    out, _ = sub.communicate(timeout=10)
-    assert out.decode().strip() == "m/x hello"
+                            "-q", str(qos), "-C", "1", "-v", "-W", "10", "-i", "msub"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        broker.log_line("client connected: id=msub ")
+        # The SUBSCRIBE follows the CONNECT; publish until mosquitto_sub has its one message.
+        deadline = time.monotonic() + 10
+        while sub.poll() is None:
+            assert time.monotonic() < deadline, "mosquitto_sub got nothing"
+            r = run("mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "m/x", "-m",
+                    "hello", "-q", str(qos))
+            assert r.returncode == 0, r.stderr
+            try:
+                sub.wait(0.2)
+            except subprocess.TimeoutExpired:
+                pass
+        out, err = sub.communicate(timeout=10)
+    finally:
+        if sub.poll() is None:
+            sub.kill()
+            sub.wait()
+    assert sub.returncode == 0, err
+    assert out.decode() == "m/x hello\n"
 
 
 def test_mosquitto_retained_and_mqttv31(broker):
     assert run("mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "r/x", "-m", "kept",
                "-r", "-q", "1", "-V", "mqttv31", "-i", "old-client").returncode == 0
     r = run("mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "r/x", "-C", "1",
-            "-W", "5")
-    assert r.stdout.decode().strip() == "kept"
+            "-W", "5", "-q", "1", "-F", "%r %q %p")
+    assert r.stdout.decode().strip() == "1 1 kept"  # retain flag, QoS, payload
+    # Clearing it with mosquitto_pub -r -n leaves nothing for the next subscriber.
+    assert run("mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "r/x", "-n", "-r",
+               "-q", "1").returncode == 0
+    r = run("mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "r/x", "-C", "1",
+            "-W", "1")
+    assert r.stdout == b""
 
 
 def test_paho_qos1_round_trip_and_will(broker):

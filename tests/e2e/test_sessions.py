@@ -1,44 +1,11 @@
-"""Persistent sessions: resume, offline queueing, redelivery with DUP, bounds, persistence."""
-import time
+"""Persistent sessions: resume, offline queueing, redelivery with DUP, bounds, expiry.
 
-from mqtt_raw import Client, publish, ack, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, subscribe
+Surviving restarts and kill -9 is in test_persistence.py."""
+import pytest
 
-
-def persistent(broker, cid="dev", filt="s/#", qos=1):
-    c = Client(broker.port)
-    present, rc = c.connect(cid, clean=False)
-    assert rc == 0
-    if filt:
-        c.subscribe(1, (filt, qos))
-    return c, present
-
-
-def publish_acked(broker, n, qos=1, topic="s/t", start=0):
-    p = Client(broker.port)
-    p.connect("pub")
-    for i in range(start, start + n):
-        p.send(publish(topic, b"m%d" % i, qos=qos, pid=i + 1))
-        if qos == 1:
-            assert p.expect(PUBACK).pid == i + 1
-        elif qos == 2:
-            assert p.expect(PUBREC).pid == i + 1
-            p.send(ack(PUBREL, i + 1))
-            p.expect(PUBCOMP)
-    p.close()
-
-
-def drain(c, n, qos=1):
-    out = []
-    for _ in range(n):
-        m = c.expect(PUBLISH)
-        out.append(m)
-        if m.qos == 1:
-            c.send(ack(PUBACK, m.pid))
-        elif m.qos == 2:
-            c.send(ack(PUBREC, m.pid))
-            c.expect(PUBREL)
-            c.send(ack(PUBCOMP, m.pid))
-    return out
+from mqtt_raw import (Client, publish, ack, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP,
+                      DISCONNECT_BYTES)
+from sessions import persistent, publish_acked, drain
 
 
 def test_session_present_and_offline_messages_delivered_in_order(broker):
@@ -47,26 +14,59 @@ def test_session_present_and_offline_messages_delivered_in_order(broker):
     c.close()
     publish_acked(broker, 5, qos=1)
     publish_acked(broker, 2, qos=2, start=5)
-    publish_acked(broker, 1, qos=0, start=7)  # QoS 0 is not kept offline
+    publish_acked(broker, 1, qos=0, start=7)
     c, present = persistent(broker, filt=None)
     assert present == 1
     got = drain(c, 7)
     assert [m.payload for m in got] == [b"m%d" % i for i in range(7)]
-    c.no_packet(0.5)
+    # Keeping QoS 0 messages for an offline client is the broker's choice (mosquitto does not by
+    # default); if it does, the message comes last, at QoS 0, and once.
+    try:
+        last = c.recv(0.5)
+    except TimeoutError:
+        return
+    assert (last.type, last.qos, last.payload) == (PUBLISH, 0, b"m7")
+    c.no_packet(0.3)
 
 
-def test_unacked_inflight_is_resent_with_dup_and_same_id(broker):
-    c, _ = persistent(broker)
-    publish_acked(broker, 1)
+@pytest.mark.parametrize("qos", [1, 2])
+def test_unacked_inflight_is_resent_with_dup_and_same_id(broker, qos):
+    c, _ = persistent(broker, qos=qos)
+    publish_acked(broker, 1, qos=qos)
     first = c.expect(PUBLISH)
-    assert not first.dup
-    c.close()  # no PUBACK
+    assert not first.dup and first.qos == qos
+    c.close()  # neither PUBACK nor PUBREC
     c, present = persistent(broker, filt=None)
     assert present == 1
     again = c.expect(PUBLISH)
-    assert again.dup and again.pid == first.pid and again.payload == first.payload
-    c.send(ack(PUBACK, again.pid))
+    assert again.dup and again.qos == qos
+    assert (again.pid, again.topic, again.payload) == (first.pid, first.topic, first.payload)
+    drain_one_ack(c, again)
     c.no_packet(0.5)
+
+
+def drain_one_ack(c, m):
+    if m.qos == 1:
+        c.send(ack(PUBACK, m.pid))
+    else:
+        c.send(ack(PUBREC, m.pid))
+        assert c.expect(PUBREL).pid == m.pid
+        c.send(ack(PUBCOMP, m.pid))
+
+
+def test_subscriptions_kept_across_reconnect(broker):
+    c, present = persistent(broker, filt="keep/+", qos=1)
+    assert present == 0
+    c.send(DISCONNECT_BYTES)
+    assert c.is_closed()
+    c, present = persistent(broker, filt=None)
+    assert present == 1
+    p = Client(broker.port)
+    p.connect("pub")
+    p.send(publish("keep/x", b"live", qos=1, pid=3))
+    assert p.expect(PUBACK).pid == 3
+    got = c.expect(PUBLISH)
+    assert (got.topic, got.payload, got.qos) == ("keep/x", b"live", 1)
 
 
 def test_clean_session_discards_stored_session(broker):
@@ -96,74 +96,16 @@ def test_offline_queue_is_bounded(start_broker):
             break
         got.append(int(m.payload[1:]))
         c.send(ack(PUBACK, m.pid))
-    assert 1 <= len(got) <= 5
-    assert got == sorted(got)
-
-
-def test_session_survives_restart(broker):
-    c, _ = persistent(broker)
-    c.close()
-    publish_acked(broker, 3)
-    broker.restart()
-    c, present = persistent(broker, filt=None)
-    assert present == 1
-    assert [m.payload for m in drain(c, 3)] == [b"m0", b"m1", b"m2"]
-    # The subscription itself survived too.
-    publish_acked(broker, 1, start=3)
-    assert drain(c, 1)[0].payload == b"m3"
-
-
-def test_acknowledged_messages_survive_kill_9(broker):
-    c, _ = persistent(broker)
-    c.close()
-    publish_acked(broker, 20)
-    broker.kill9()
-    broker.start()
-    c, present = persistent(broker, filt=None)
-    assert present == 1
-    assert [m.payload for m in drain(c, 20)] == [b"m%d" % i for i in range(20)]
-
-
-def test_subscription_acknowledged_survives_kill_9(broker):
-    c = Client(broker.port)
-    c.connect("subber", clean=False)
-    c.send(subscribe(1, ("k9/#", 1)))
-    assert c.expect(SUBACK).body == b"\x00\x01\x01"
-    c.close()
-    broker.kill9()
-    broker.start()
-    publish_acked(broker, 1, topic="k9/x")
-    c2 = Client(broker.port)
-    assert c2.connect("subber", clean=False) == (1, 0)
-    assert c2.expect(PUBLISH).payload == b"m0"
-
-
-def test_inflight_qos2_survives_kill_9_without_duplicate(broker):
-    c, _ = persistent(broker, qos=2)
-    publish_acked(broker, 1, qos=2)
-    m = c.expect(PUBLISH)
-    assert m.qos == 2
-    c.send(ack(PUBREC, m.pid))
-    assert c.expect(PUBREL).pid == m.pid
-    c.close()
-    broker.kill9()
-    broker.start()
-    c, present = persistent(broker, filt=None)
-    assert present == 1
-    # Only the PUBREL is re-sent: the message is not delivered twice.
-    again = c.recv()
-    assert again.type == PUBREL and again.pid == m.pid
-    c.send(ack(PUBCOMP, m.pid))
-    c.no_packet(0.5)
+    # At most 5 kept, and what arrives is in publish order. (Which ones a full queue drops, the
+    # oldest or the newest, is a policy this test leaves open.)
+    assert 1 <= len(got) <= 5, got
+    assert got == sorted(got) and len(set(got)) == len(got), got
 
 
 def test_offline_session_expires(start_broker):
     b = start_broker("--session-expiry", "1")
     c, _ = persistent(b, cid="ephemeral")
     c.close()
-    deadline = time.monotonic() + 10
-    while "session expired: id=ephemeral" not in b.logs():
-        assert time.monotonic() < deadline, "session never expired"
-        time.sleep(0.1)
+    b.wait_log("session expired: id=ephemeral", timeout=10)
     c, present = persistent(b, cid="ephemeral", filt=None)
     assert present == 0
