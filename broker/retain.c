@@ -1,10 +1,17 @@
 /*
  * retain.c - retained messages in a topic tree.
  *
- * One node per topic level; a node holds the retained message of the topic
- * ending there, if any. A subscription's filter is walked against the tree
- * (exact levels by lookup, '+' over all children, '#' over a whole subtree)
- * with an explicit stack, so deep topics cannot exhaust the C stack.
+ * The idea: one node per topic level (children in a levelset), a node
+ * holding the retained message of the topic ending there, if any. Clearing
+ * a topic prunes the nodes left empty, so the tree only ever holds the
+ * paths of retained topics. A subscription's filter is walked against the
+ * tree (exact levels by lookup, '+' over all children, '#' over a whole
+ * subtree) with an explicit stack, so deep topics cannot exhaust the C
+ * stack; the walk allocates its stack and a buffer for the reported topic,
+ * which is fine on SUBSCRIBE, the only caller (PUBLISH only sets and
+ * clears). A topic is rebuilt from the parent links only when reported.
+ *
+ * Callbacks must not change the store.
  */
 #include "retain.h"
 
@@ -66,32 +73,26 @@ struct retain_store *retain_new(retain_release_fn release)
     return rs;
 }
 
+/*
+ * Free every node without recursion or allocation: the parent links are no
+ * longer needed, so they become the links of a to-do list.
+ */
 void retain_free(struct retain_store *rs)
 {
     if (!rs) return;
-    /* Iterative post-order free via a work list. */
-    struct rnode **work = NULL;
-    size_t n = 0, cap = 0;
-    struct rnode *cur = rs->root;
-    while (cur) {
-        size_t need = n + cur->kids.count + 1;
-        if (need > cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            while (ncap < need)
-                ncap *= 2;
-            struct rnode **w = realloc(work, ncap * sizeof *w);
-            if (!w) break;
-            work = w;
-            cap = ncap;
+    struct rnode *todo = rs->root;
+    while (todo) {
+        struct rnode *n = todo;
+        todo = n->parent;
+        for (uint32_t i = 0; i < n->kids.count; i++) {
+            struct rnode *c = n->kids.entries[i].node;
+            c->parent = todo;
+            todo = c;
         }
-        for (uint32_t i = 0; i < cur->kids.count; i++)
-            work[n++] = cur->kids.entries[i].node;
-        if (cur->msg) rs->release(cur->msg);
-        levelset_free(&cur->kids);
-        free(cur);
-        cur = n ? work[--n] : NULL;
+        if (n->msg) rs->release(n->msg);
+        levelset_free(&n->kids);
+        free(n);
     }
-    free(work);
     free(rs);
 }
 
@@ -100,6 +101,32 @@ size_t retain_count(const struct retain_store *rs)
     return rs->count;
 }
 
+/* Remove empty nodes from n up to (not including) the root. */
+static void prune(struct rnode *n)
+{
+    while (n->parent && !n->msg && n->kids.count == 0) {
+        struct rnode *parent = n->parent;
+        levelset_del(&parent->kids, n->level, n->level_len);
+        levelset_free(&n->kids);
+        free(n);
+        n = parent;
+    }
+}
+
+static struct rnode *child_make(struct rnode *n, const char *s, size_t len)
+{
+    struct rnode *c = rnode_new(n, s, len);
+    if (c && levelset_add(&n->kids, c->level, len, c)) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/*
+ * The node of a topic name, or NULL. When creating, a failure part way
+ * removes the nodes it made.
+ */
 static struct rnode *find_node(const struct retain_store *rs, const char *topic, size_t len,
                                bool create)
 {
@@ -109,28 +136,14 @@ static struct rnode *find_node(const struct retain_store *rs, const char *topic,
         const char *slash = memchr(s, '/', (size_t)(end - s));
         size_t llen = (size_t)((slash ? slash : end) - s);
         struct rnode *c = levelset_get(&n->kids, s, llen);
-        if (!c && create) {
-            c = rnode_new(n, s, llen);
-            if (c && levelset_add(&n->kids, c->level, llen, c)) {
-                free(c);
-                c = NULL;
-            }
+        if (!c && create) c = child_make(n, s, llen);
+        if (!c) {
+            if (create) prune(n);
+            return NULL;
         }
-        if (!c) return NULL;
         n = c;
         if (!slash) return n;
         s = slash + 1;
-    }
-}
-
-static void prune(struct rnode *n)
-{
-    while (n->parent && !n->msg && n->kids.count == 0) {
-        struct rnode *parent = n->parent;
-        levelset_del(&parent->kids, n->level, n->level_len);
-        levelset_free(&n->kids);
-        free(n);
-        n = parent;
     }
 }
 

@@ -1,20 +1,40 @@
 /*
- * trie.c - subscription trie.
+ * trie.c - the subscription trie.
  *
- * A node per filter level. '+' and '#' children are kept in their own
- * pointers so matching never looks them up by string; other children live
- * in a levelset. Matching walks the topic's levels once with an explicit
- * stack (reused, so nothing is allocated per publish once it has grown, and
- * a topic of 60,000 empty levels cannot exhaust the C stack).
+ * The idea: a node per filter level, reached from its parent by level
+ * string, with the wildcard children '+' and '#' kept in their own pointers
+ * so matching never looks them up. Exact children live in a small array
+ * while a node has few (each entry carries the level's length and a 4-byte
+ * tag, so a miss rarely touches the child), and in a strmap once the node is
+ * wide ("devices/<100,000 ids>").
+ *
+ * trie_match walks the topic once, depth first, with no allocation and no
+ * recursion: the nodes' parent links are the stack. Going back up, the
+ * level a node matched is found again by scanning the topic backwards, and
+ * only while some ancestor still has a '+' branch to try (`pending`), so a
+ * topic without wildcard subscribers is a single downward walk.
+ *
+ * Plain subscribers of a node are an array, with a hash index from
+ * subscriber to position once a filter is popular (100,000 devices on
+ * "fleet/all" must not make SUBSCRIBE quadratic). $share groups keep their
+ * members in subscription order for round-robin and are expected small.
+ *
+ * trie_match's callback must not change the trie.
  */
 #include "trie.h"
 
 #include "error.h"
-#include "levelset.h"
 #include "mqtt_topic.h"
+#include "strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#define KIDS_MAP_AT 8        /* more exact children than this: a strmap */
+#define KIDS_ARRAY_AT 4      /* a strmap shrunk to this many: back to an array */
+#define SUBS_INDEX_AT 16     /* more plain subscribers than this: index them */
+#define STRMAP_INLINE 16     /* strmap copies keys this short into its slots */
+#define LEVEL_MAX 0x7FFFFFFF /* level_len's bits; MQTT strings stop at 65,535 */
 
 struct trie_sub {
     void *subscriber;
@@ -24,60 +44,306 @@ struct trie_sub {
 struct trie_group {
     char *name;
     uint32_t name_len;
-    uint32_t cursor; /* next member in turn */
+    uint32_t cursor; /* the member whose turn is next */
     struct trie_sub *members;
-    uint32_t nmembers, cap;
+    uint32_t nmembers;
+};
+
+/* What few nodes need: $share groups and the index of a popular filter. */
+struct node_extra {
+    struct strmap *subs_index; /* subscriber pointer bytes -> position + 1 */
+    struct trie_group *groups;
+    uint32_t ngroups;
+};
+
+/* An exact child in a narrow node. */
+struct kid {
+    uint32_t len;
+    uint32_t tag; /* level_tag() of the child's level */
+    struct trie_node *node;
 };
 
 struct trie_node {
     struct trie_node *parent;
     struct trie_node *plus, *hash;
-    struct levelset kids;
+    union {
+        struct kid *arr;
+        struct strmap *map; /* level -> node, when kids_mapped */
+    } kids;
     struct trie_sub *subs;
-    struct trie_group *groups;
-    uint32_t nsubs, subs_cap, ngroups;
-    uint32_t level_len;
+    struct node_extra *extra;
+    uint32_t nkids; /* exact children */
+    uint32_t nsubs;
+    uint32_t level_len : 31;
+    uint32_t kids_mapped : 1;
     char level[]; /* not NUL-terminated */
-};
-
-struct frame {
-    struct trie_node *node;
-    const char *level; /* start of the topic level to match below node */
 };
 
 struct trie {
     struct trie_node *root;
     trie_online_fn online;
     size_t count;
-    struct frame *stack;
-    size_t stack_cap;
 };
+
+/* ---- small helpers ---- */
+
+/*
+ * Arrays grow to the next power of two, so their capacity follows from
+ * their length and need not be stored: room runs out exactly when the
+ * length is 0 or a power of two.
+ */
+static bool is_full(uint32_t n)
+{
+    return (n & (n - 1)) == 0;
+}
+
+static void *grow_array(void *arr, uint32_t n, size_t elem)
+{
+    return realloc(arr, (n ? (size_t)n * 2 : 1) * elem);
+}
+
+/*
+ * Equality of short byte strings without a call: two overlapping loads per
+ * side cover 4 to 16 bytes. Levels are nearly always that short.
+ */
+static inline bool bytes_equal(const char *a, const char *b, size_t len)
+{
+    if (len >= 8 && len <= 16) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + len - 8, 8);
+        memcpy(&b1, b + len - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (len >= 4 && len < 8) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&a1, a + len - 4, 4);
+        memcpy(&b1, b + len - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    return memcmp(a, b, len) == 0;
+}
+
+/*
+ * Length plus a 4-byte tag tells most levels apart without touching the
+ * child node. Levels of up to 4 bytes are their own tag (the comparison is
+ * then complete); longer ones mix their first and last 4 bytes, where ids
+ * like "dev-0001" and "dev-0002" differ.
+ */
+static inline uint32_t level_tag(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t a, b;
+    if (len < 4) {
+        a = 0;
+        for (size_t i = 0; i < len; i++)
+            a |= (uint32_t)p[i] << (8 * i);
+        return a;
+    }
+    memcpy(&a, p, 4);
+    if (len == 4) return a;
+    memcpy(&b, p + len - 4, 4);
+    return a ^ (b << 13 | b >> 19);
+}
+
+/*
+ * End of the topic level starting at p: the next '/' or end. Topics are
+ * mostly short levels, where a word-at-a-time scan beats a memchr call.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static inline const char *level_end(const char *p, const char *end)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (end - p >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        v ^= ones * '/';
+        /* Has-zero-byte trick; exact for the lowest zero byte, which on a
+         * little-endian machine is the first '/' in memory. */
+        uint64_t z = (v - ones) & ~v & highs;
+        if (z) return p + (__builtin_ctzll(z) >> 3);
+        p += 8;
+    }
+    while (p < end && *p != '/')
+        p++;
+    return p;
+}
+#else
+static inline const char *level_end(const char *p, const char *end)
+{
+    const char *slash = memchr(p, '/', (size_t)(end - p));
+    return slash ? slash : end;
+}
+#endif
+
+/* Start of the topic level that ends at `lend` (a '/' or the end). */
+static inline const char *level_start(const char *topic, const char *lend)
+{
+    while (lend > topic && lend[-1] != '/')
+        lend--;
+    return lend;
+}
+
+static inline bool is_single(const char *s, size_t len, char c)
+{
+    return len == 1 && s[0] == c;
+}
+
+/* ---- exact children ---- */
+
+static inline struct trie_node *kid_get(const struct trie_node *n, const char *s, size_t len)
+{
+    if (n->kids_mapped) return strmap_get(n->kids.map, s, len);
+    if (!n->nkids) return NULL;
+    uint32_t tag = level_tag(s, len);
+    const struct kid *k = n->kids.arr;
+    for (uint32_t i = 0; i < n->nkids; i++)
+        if (k[i].len == len && k[i].tag == tag &&
+            (len <= 4 || bytes_equal(k[i].node->level, s, len)))
+            return k[i].node;
+    return NULL;
+}
+
+/* Key the map by the child's level: short ones are copied into the map's
+ * slots (no allocation, no pointer to chase), long ones borrowed from the
+ * child, which outlives its entry. */
+static int map_add(struct strmap *m, struct trie_node *c)
+{
+    if (c->level_len <= STRMAP_INLINE) return strmap_put(m, c->level, c->level_len, c, NULL);
+    return strmap_put_borrowed(m, c->level, c->level_len, c, NULL);
+}
+
+static int kids_to_map(struct trie_node *n)
+{
+    struct strmap *m = strmap_new();
+    if (!m) return UMBRA_ENOMEM;
+    for (uint32_t i = 0; i < n->nkids; i++) {
+        if (map_add(m, n->kids.arr[i].node)) {
+            strmap_free(m);
+            return UMBRA_ENOMEM;
+        }
+    }
+    free(n->kids.arr);
+    n->kids.map = m;
+    n->kids_mapped = 1;
+    return 0;
+}
+
+/* Best effort: a node that stays mapped still works, it just uses more memory. */
+static void kids_to_array(struct trie_node *n)
+{
+    struct kid *arr = malloc(KIDS_ARRAY_AT * sizeof *arr);
+    if (!arr) return;
+    struct strmap_iter it;
+    const char *key;
+    size_t len;
+    void *val;
+    uint32_t i = 0;
+    strmap_iter_init(&it, n->kids.map);
+    while (strmap_next(&it, &key, &len, &val)) {
+        struct trie_node *c = val;
+        arr[i++] = (struct kid){c->level_len, level_tag(c->level, c->level_len), c};
+    }
+    strmap_free(n->kids.map);
+    n->kids.arr = arr;
+    n->kids_mapped = 0;
+}
+
+static int kid_add(struct trie_node *n, struct trie_node *c)
+{
+    if (n->kids_mapped) {
+        if (map_add(n->kids.map, c)) return UMBRA_ENOMEM;
+    } else if (n->nkids == KIDS_MAP_AT) {
+        if (kids_to_map(n) || map_add(n->kids.map, c)) return UMBRA_ENOMEM;
+    } else {
+        if (is_full(n->nkids)) {
+            struct kid *arr = grow_array(n->kids.arr, n->nkids, sizeof *arr);
+            if (!arr) return UMBRA_ENOMEM;
+            n->kids.arr = arr;
+        }
+        n->kids.arr[n->nkids] = (struct kid){c->level_len, level_tag(c->level, c->level_len), c};
+    }
+    n->nkids++;
+    return 0;
+}
+
+static void kid_del(struct trie_node *n, struct trie_node *c)
+{
+    if (n->kids_mapped) {
+        strmap_del(n->kids.map, c->level, c->level_len);
+        if (--n->nkids == 0) {
+            strmap_free(n->kids.map);
+            n->kids.arr = NULL;
+            n->kids_mapped = 0;
+        } else if (n->nkids <= KIDS_ARRAY_AT) {
+            kids_to_array(n);
+        }
+        return;
+    }
+    struct kid *k = n->kids.arr;
+    for (uint32_t i = 0; i < n->nkids; i++) {
+        if (k[i].node != c) continue;
+        k[i] = k[--n->nkids];
+        break;
+    }
+    if (n->nkids == 0) {
+        free(n->kids.arr);
+        n->kids.arr = NULL;
+    }
+}
+
+/* ---- nodes ---- */
 
 static struct trie_node *node_new(struct trie_node *parent, const char *level, size_t len)
 {
     struct trie_node *n = calloc(1, sizeof *n + len);
     if (!n) return NULL;
     n->parent = parent;
-    n->level_len = (uint32_t)len;
+    n->level_len = (uint32_t)len & LEVEL_MAX;
     memcpy(n->level, level, len);
     return n;
 }
 
 static bool node_is_empty(const struct trie_node *n)
 {
-    return !n->nsubs && !n->ngroups && !n->plus && !n->hash && !n->kids.count;
+    return !n->nsubs && !n->extra && !n->plus && !n->hash && !n->nkids;
 }
 
+static void extra_free(struct node_extra *x)
+{
+    if (!x) return;
+    for (uint32_t i = 0; i < x->ngroups; i++) {
+        free(x->groups[i].name);
+        free(x->groups[i].members);
+    }
+    free(x->groups);
+    strmap_free(x->subs_index);
+    free(x);
+}
+
+/* Frees the node's own memory, not its children. */
 static void node_free(struct trie_node *n)
 {
-    for (uint32_t i = 0; i < n->ngroups; i++) {
-        free(n->groups[i].name);
-        free(n->groups[i].members);
-    }
-    free(n->groups);
+    if (n->kids_mapped)
+        strmap_free(n->kids.map);
+    else
+        free(n->kids.arr);
     free(n->subs);
-    levelset_free(&n->kids);
+    extra_free(n->extra);
     free(n);
+}
+
+static void extra_drop_if_empty(struct trie_node *n)
+{
+    struct node_extra *x = n->extra;
+    if (x && !x->ngroups && !x->subs_index) {
+        free(x->groups);
+        free(x);
+        n->extra = NULL;
+    }
 }
 
 struct trie *trie_new(trie_online_fn online)
@@ -93,38 +359,40 @@ struct trie *trie_new(trie_online_fn online)
     return t;
 }
 
-/* Free a subtree without recursion: detach children onto a work list. */
-static void subtree_free(struct trie_node *top)
+/* Put c on the to-do list of trie_free(), linked through its parent field. */
+static struct trie_node *todo_push(struct trie_node *todo, struct trie_node *c)
 {
-    struct trie_node **work = NULL;
-    size_t n = 0, cap = 0;
-    struct trie_node *cur = top;
-    while (cur) {
-        size_t need = n + cur->kids.count + 2;
-        if (need > cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            while (ncap < need)
-                ncap *= 2;
-            struct trie_node **w = realloc(work, ncap * sizeof *w);
-            if (!w) break; /* leak rather than crash; only at shutdown */
-            work = w;
-            cap = ncap;
-        }
-        for (uint32_t i = 0; i < cur->kids.count; i++)
-            work[n++] = cur->kids.entries[i].node;
-        if (cur->plus) work[n++] = cur->plus;
-        if (cur->hash) work[n++] = cur->hash;
-        node_free(cur);
-        cur = n ? work[--n] : NULL;
-    }
-    free(work);
+    if (!c) return todo;
+    c->parent = todo;
+    return c;
 }
 
+/*
+ * Free every node without recursion or allocation: the parent links are no
+ * longer needed, so they become the links of a to-do list.
+ */
 void trie_free(struct trie *t)
 {
     if (!t) return;
-    subtree_free(t->root);
-    free(t->stack);
+    struct trie_node *todo = t->root;
+    while (todo) {
+        struct trie_node *n = todo;
+        todo = todo_push(n->parent, n->plus);
+        todo = todo_push(todo, n->hash);
+        if (n->kids_mapped) {
+            struct strmap_iter it;
+            const char *key;
+            size_t len;
+            void *val;
+            strmap_iter_init(&it, n->kids.map);
+            while (strmap_next(&it, &key, &len, &val))
+                todo = todo_push(todo, val);
+        } else {
+            for (uint32_t i = 0; i < n->nkids; i++)
+                todo = todo_push(todo, n->kids.arr[i].node);
+        }
+        node_free(n);
+    }
     free(t);
 }
 
@@ -135,24 +403,24 @@ size_t trie_count(const struct trie *t)
 
 /* ---- building ---- */
 
-static struct trie_node *child_get(const struct trie_node *n, const char *lvl, size_t len)
+static struct trie_node *child_get(const struct trie_node *n, const char *s, size_t len)
 {
-    if (len == 1 && lvl[0] == '+') return n->plus;
-    if (len == 1 && lvl[0] == '#') return n->hash;
-    return levelset_get(&n->kids, lvl, len);
+    if (is_single(s, len, '+')) return n->plus;
+    if (is_single(s, len, '#')) return n->hash;
+    return kid_get(n, s, len);
 }
 
-static struct trie_node *child_make(struct trie_node *n, const char *lvl, size_t len)
+static struct trie_node *child_make(struct trie_node *n, const char *s, size_t len)
 {
-    struct trie_node *c = child_get(n, lvl, len);
+    struct trie_node *c = child_get(n, s, len);
     if (c) return c;
-    c = node_new(n, lvl, len);
+    c = node_new(n, s, len);
     if (!c) return NULL;
-    if (len == 1 && lvl[0] == '+')
+    if (is_single(s, len, '+')) {
         n->plus = c;
-    else if (len == 1 && lvl[0] == '#')
+    } else if (is_single(s, len, '#')) {
         n->hash = c;
-    else if (levelset_add(&n->kids, c->level, len, c)) {
+    } else if (kid_add(n, c)) {
         free(c);
         return NULL;
     }
@@ -166,7 +434,7 @@ static void child_remove(struct trie_node *parent, struct trie_node *c)
     else if (parent->hash == c)
         parent->hash = NULL;
     else
-        levelset_del(&parent->kids, c->level, c->level_len);
+        kid_del(parent, c);
 }
 
 /* Remove empty nodes from n up to (not including) the root. */
@@ -180,60 +448,132 @@ static void prune(struct trie_node *n)
     }
 }
 
-/* Walk (find == true) or build the node path of a filter. */
+/*
+ * The node a filter ends at, or NULL. When creating, a failure part way
+ * removes the nodes it made.
+ */
 static struct trie_node *filter_node(struct trie *t, const char *f, size_t len, bool create)
 {
     struct trie_node *n = t->root;
-    const char *end = f + len;
-    const char *s = f;
+    const char *end = f + len, *s = f;
     for (;;) {
-        const char *slash = memchr(s, '/', (size_t)(end - s));
-        const char *lend = slash ? slash : end;
-        n = create ? child_make(n, s, (size_t)(lend - s)) : child_get(n, s, (size_t)(lend - s));
-        if (!n || !slash) return n;
-        s = slash + 1;
+        const char *lend = level_end(s, end);
+        size_t llen = (size_t)(lend - s);
+        struct trie_node *c = create ? child_make(n, s, llen) : child_get(n, s, llen);
+        if (!c) {
+            if (create) prune(n);
+            return NULL;
+        }
+        n = c;
+        if (lend == end) return n;
+        s = lend + 1;
     }
 }
 
-static int subs_add(struct trie_sub **arr, uint32_t *n, uint32_t *cap, void *sub, uint8_t qos,
-                    bool *replaced)
+/* ---- plain subscribers ---- */
+
+static const char *sub_key(void *const *subscriber)
 {
-    for (uint32_t i = 0; i < *n; i++) {
-        if ((*arr)[i].subscriber != sub) continue;
-        (*arr)[i].qos = qos;
-        *replaced = true;
+    return (const char *)subscriber;
+}
+
+static long subs_find(const struct trie_node *n, void *subscriber)
+{
+    if (n->extra && n->extra->subs_index) {
+        uintptr_t pos =
+            (uintptr_t)strmap_get(n->extra->subs_index, sub_key(&subscriber), sizeof subscriber);
+        return pos ? (long)pos - 1 : -1;
+    }
+    for (uint32_t i = 0; i < n->nsubs; i++)
+        if (n->subs[i].subscriber == subscriber) return (long)i;
+    return -1;
+}
+
+static void index_drop(struct trie_node *n)
+{
+    strmap_free(n->extra->subs_index);
+    n->extra->subs_index = NULL;
+    extra_drop_if_empty(n);
+}
+
+static int index_put(struct strmap *index, void *subscriber, uint32_t pos)
+{
+    return strmap_put(index, sub_key(&subscriber), sizeof subscriber, (void *)(uintptr_t)(pos + 1),
+                      NULL);
+}
+
+/*
+ * The index only speeds lookups up: when it cannot be built or kept up to
+ * date it is dropped and lookups scan, so it never makes a SUBSCRIBE fail.
+ */
+static void index_after_add(struct trie_node *n)
+{
+    uint32_t pos = n->nsubs - 1;
+    if (n->extra && n->extra->subs_index) {
+        if (index_put(n->extra->subs_index, n->subs[pos].subscriber, pos)) index_drop(n);
+        return;
+    }
+    if (n->nsubs <= SUBS_INDEX_AT) return;
+    if (!n->extra && !(n->extra = calloc(1, sizeof *n->extra))) return;
+    struct strmap *index = strmap_new();
+    for (uint32_t i = 0; index && i < n->nsubs; i++) {
+        if (index_put(index, n->subs[i].subscriber, i)) {
+            strmap_free(index);
+            index = NULL;
+        }
+    }
+    n->extra->subs_index = index;
+    extra_drop_if_empty(n);
+}
+
+static int subs_add(struct trie_node *n, void *subscriber, uint8_t qos, bool *was_there)
+{
+    long i = subs_find(n, subscriber);
+    *was_there = i >= 0;
+    if (i >= 0) {
+        n->subs[i].qos = qos;
         return 0;
     }
-    if (*n == *cap) {
-        uint32_t ncap = *cap ? *cap * 2 : 2;
-        struct trie_sub *a = realloc(*arr, ncap * sizeof *a);
-        if (!a) return UMBRA_ENOMEM;
-        *arr = a;
-        *cap = ncap;
+    if (is_full(n->nsubs)) {
+        struct trie_sub *arr = grow_array(n->subs, n->nsubs, sizeof *arr);
+        if (!arr) return UMBRA_ENOMEM;
+        n->subs = arr;
     }
-    (*arr)[(*n)++] = (struct trie_sub){sub, qos};
-    *replaced = false;
+    n->subs[n->nsubs++] = (struct trie_sub){subscriber, qos};
+    index_after_add(n);
     return 0;
 }
 
-static bool subs_del(struct trie_sub *arr, uint32_t *n, void *sub, uint32_t *removed_at)
+static bool subs_del(struct trie_node *n, void *subscriber)
 {
-    for (uint32_t i = 0; i < *n; i++) {
-        if (arr[i].subscriber != sub) continue;
-        /* Keep order: round-robin fairness among group members relies on it. */
-        memmove(&arr[i], &arr[i + 1], (*n - i - 1) * sizeof *arr);
-        (*n)--;
-        if (removed_at) *removed_at = i;
-        return true;
+    long i = subs_find(n, subscriber);
+    if (i < 0) return false;
+    /* Plain subscribers have no order: move the last one into the hole. */
+    uint32_t last = --n->nsubs;
+    struct strmap *index = n->extra ? n->extra->subs_index : NULL;
+    if (index) strmap_del(index, sub_key(&subscriber), sizeof subscriber);
+    if ((uint32_t)i != last) {
+        n->subs[i] = n->subs[last];
+        /* Replacing an existing key's value cannot fail. */
+        if (index) index_put(index, n->subs[i].subscriber, (uint32_t)i);
     }
-    return false;
+    if (index && n->nsubs <= SUBS_INDEX_AT / 2) index_drop(n);
+    if (n->nsubs == 0) {
+        free(n->subs);
+        n->subs = NULL;
+    }
+    return true;
 }
 
-static struct trie_group *group_find(struct trie_node *n, const char *name, size_t len)
+/* ---- $share groups ---- */
+
+static struct trie_group *group_find(const struct trie_node *n, const char *name, size_t len)
 {
-    for (uint32_t i = 0; i < n->ngroups; i++)
-        if (n->groups[i].name_len == len && memcmp(n->groups[i].name, name, len) == 0)
-            return &n->groups[i];
+    if (!n->extra) return NULL;
+    for (uint32_t i = 0; i < n->extra->ngroups; i++) {
+        struct trie_group *g = &n->extra->groups[i];
+        if (g->name_len == len && memcmp(g->name, name, len) == 0) return g;
+    }
     return NULL;
 }
 
@@ -241,44 +581,92 @@ static struct trie_group *group_make(struct trie_node *n, const char *name, size
 {
     struct trie_group *g = group_find(n, name, len);
     if (g) return g;
-    struct trie_group *arr = realloc(n->groups, (n->ngroups + 1) * sizeof *arr);
-    if (!arr) return NULL;
-    n->groups = arr;
-    g = &arr[n->ngroups];
-    memset(g, 0, sizeof *g);
-    g->name = malloc(len ? len : 1);
-    if (!g->name) return NULL;
-    memcpy(g->name, name, len);
-    g->name_len = (uint32_t)len;
-    n->ngroups++;
+    if (!n->extra && !(n->extra = calloc(1, sizeof *n->extra))) return NULL;
+    struct node_extra *x = n->extra;
+    char *copy = malloc(len ? len : 1);
+    struct trie_group *arr =
+        copy && is_full(x->ngroups) ? grow_array(x->groups, x->ngroups, sizeof *arr) : x->groups;
+    if (!copy || !arr) {
+        free(copy);
+        extra_drop_if_empty(n);
+        return NULL;
+    }
+    x->groups = arr;
+    memcpy(copy, name, len);
+    g = &x->groups[x->ngroups++];
+    *g = (struct trie_group){.name = copy, .name_len = (uint32_t)len};
     return g;
 }
 
 static void group_remove(struct trie_node *n, struct trie_group *g)
 {
+    struct node_extra *x = n->extra;
     free(g->name);
     free(g->members);
-    *g = n->groups[--n->ngroups];
+    *g = x->groups[--x->ngroups];
+    if (x->ngroups == 0) {
+        free(x->groups);
+        x->groups = NULL;
+    }
+    extra_drop_if_empty(n);
 }
+
+static int member_add(struct trie_group *g, void *subscriber, uint8_t qos, bool *was_there)
+{
+    for (uint32_t i = 0; i < g->nmembers; i++) {
+        if (g->members[i].subscriber != subscriber) continue;
+        g->members[i].qos = qos;
+        *was_there = true;
+        return 0;
+    }
+    *was_there = false;
+    if (is_full(g->nmembers)) {
+        struct trie_sub *arr = grow_array(g->members, g->nmembers, sizeof *arr);
+        if (!arr) return UMBRA_ENOMEM;
+        g->members = arr;
+    }
+    g->members[g->nmembers++] = (struct trie_sub){subscriber, qos};
+    return 0;
+}
+
+static bool member_del(struct trie_group *g, void *subscriber)
+{
+    for (uint32_t i = 0; i < g->nmembers; i++) {
+        if (g->members[i].subscriber != subscriber) continue;
+        /* Keep the order, and the turn with the member after the removed
+         * one, so nobody is skipped or served twice in a round. */
+        memmove(&g->members[i], &g->members[i + 1], (g->nmembers - i - 1) * sizeof *g->members);
+        g->nmembers--;
+        if (g->cursor > i) g->cursor--;
+        if (g->cursor >= g->nmembers) g->cursor = 0;
+        return true;
+    }
+    return false;
+}
+
+/* ---- subscribe / unsubscribe ---- */
 
 int trie_subscribe(struct trie *t, const char *filter, size_t len, void *subscriber, uint8_t qos,
                    bool *replaced)
 {
-    const char *group, *inner;
-    size_t glen, ilen;
-    bool is_shared = mqtt_topic_split_shared(filter, len, &group, &glen, &inner, &ilen);
-    struct trie_node *n =
-        is_shared ? filter_node(t, inner, ilen, true) : filter_node(t, filter, len, true);
+    const char *group = NULL, *inner;
+    size_t glen = 0, ilen;
+    bool shared = mqtt_topic_split_shared(filter, len, &group, &glen, &inner, &ilen);
+    if (!shared) {
+        inner = filter;
+        ilen = len;
+    }
+    if (ilen > LEVEL_MAX || glen > LEVEL_MAX) return UMBRA_EINVAL;
+    struct trie_node *n = filter_node(t, inner, ilen, true);
     if (!n) return UMBRA_ENOMEM;
     bool was_there = false;
     int rc;
-    if (is_shared) {
+    if (shared) {
         struct trie_group *g = group_make(n, group, glen);
-        rc = g ? subs_add(&g->members, &g->nmembers, &g->cap, subscriber, qos, &was_there)
-               : UMBRA_ENOMEM;
+        rc = g ? member_add(g, subscriber, qos, &was_there) : UMBRA_ENOMEM;
         if (g && g->nmembers == 0) group_remove(n, g);
     } else {
-        rc = subs_add(&n->subs, &n->nsubs, &n->subs_cap, subscriber, qos, &was_there);
+        rc = subs_add(n, subscriber, qos, &was_there);
     }
     if (rc) {
         prune(n);
@@ -293,22 +681,20 @@ int trie_unsubscribe(struct trie *t, const char *filter, size_t len, void *subsc
 {
     const char *group, *inner;
     size_t glen, ilen;
-    bool is_shared = mqtt_topic_split_shared(filter, len, &group, &glen, &inner, &ilen);
-    struct trie_node *n =
-        is_shared ? filter_node(t, inner, ilen, false) : filter_node(t, filter, len, false);
+    bool shared = mqtt_topic_split_shared(filter, len, &group, &glen, &inner, &ilen);
+    if (!shared) {
+        inner = filter;
+        ilen = len;
+    }
+    struct trie_node *n = filter_node(t, inner, ilen, false);
     if (!n) return UMBRA_ENOTFOUND;
     bool removed;
-    if (is_shared) {
+    if (shared) {
         struct trie_group *g = group_find(n, group, glen);
-        uint32_t at = 0;
-        removed = g && subs_del(g->members, &g->nmembers, subscriber, &at);
-        if (removed) {
-            /* The member after the removed one keeps its turn. */
-            if (g->cursor > at) g->cursor--;
-            if (g->nmembers == 0) group_remove(n, g);
-        }
+        removed = g && member_del(g, subscriber);
+        if (removed && g->nmembers == 0) group_remove(n, g);
     } else {
-        removed = subs_del(n->subs, &n->nsubs, subscriber, NULL);
+        removed = subs_del(n, subscriber);
     }
     if (!removed) return UMBRA_ENOTFOUND;
     t->count--;
@@ -318,67 +704,95 @@ int trie_unsubscribe(struct trie *t, const char *filter, size_t len, void *subsc
 
 /* ---- matching ---- */
 
-static void report(struct trie *t, struct trie_node *n, unsigned flags, trie_match_fn fn, void *ctx)
+/* The member whose turn it is, skipping offline ones unless all are. */
+static const struct trie_sub *group_pick(const struct trie *t, struct trie_group *g)
 {
-    for (uint32_t i = 0; i < n->nsubs; i++)
-        fn(ctx, n->subs[i].subscriber, n->subs[i].qos, flags);
-    for (uint32_t i = 0; i < n->ngroups; i++) {
-        struct trie_group *g = &n->groups[i];
-        uint32_t pick = g->cursor % g->nmembers;
-        for (uint32_t k = 0; k < g->nmembers; k++) {
-            uint32_t j = (g->cursor + k) % g->nmembers;
-            if (!t->online || t->online(g->members[j].subscriber)) {
+    uint32_t pick = g->cursor;
+    if (t->online) {
+        for (uint32_t k = 0, j = g->cursor; k < g->nmembers; k++) {
+            if (t->online(g->members[j].subscriber)) {
                 pick = j;
                 break;
             }
+            if (++j == g->nmembers) j = 0;
         }
-        g->cursor = (pick + 1) % g->nmembers;
-        fn(ctx, g->members[pick].subscriber, g->members[pick].qos, flags | TRIE_MATCH_SHARED);
+    }
+    g->cursor = pick + 1 == g->nmembers ? 0 : pick + 1;
+    return &g->members[pick];
+}
+
+static void report(const struct trie *t, const struct trie_node *n, unsigned flags,
+                   trie_match_fn fn, void *ctx)
+{
+    for (uint32_t i = 0; i < n->nsubs; i++)
+        fn(ctx, n->subs[i].subscriber, n->subs[i].qos, flags);
+    if (!n->extra) return;
+    for (uint32_t i = 0; i < n->extra->ngroups; i++) {
+        const struct trie_sub *m = group_pick(t, &n->extra->groups[i]);
+        fn(ctx, m->subscriber, m->qos, flags | TRIE_MATCH_SHARED);
     }
 }
 
-static bool push(struct trie *t, size_t *depth, struct trie_node *n, const char *level)
+/* A child that matched the topic's last level: its filter matches, and
+ * so does its "#" child under the parent rule ("a/#" matches "a"). */
+static void report_last(const struct trie *t, const struct trie_node *c, trie_match_fn fn,
+                        void *ctx)
 {
-    if (*depth == t->stack_cap) {
-        size_t ncap = t->stack_cap ? t->stack_cap * 2 : 32;
-        struct frame *s = realloc(t->stack, ncap * sizeof *s);
-        if (!s) return false;
-        t->stack = s;
-        t->stack_cap = ncap;
-    }
-    t->stack[(*depth)++] = (struct frame){n, level};
-    return true;
-}
-
-/* The topic level starting at `level` ends the topic: report the child
- * (and its "#" child, which matches the parent level too). Otherwise
- * descend. */
-static void step(struct trie *t, size_t *depth, struct trie_node *child, const char *slash,
-                 trie_match_fn fn, void *ctx)
-{
-    if (!slash) {
-        report(t, child, 0, fn, ctx);
-        if (child->hash) report(t, child->hash, TRIE_MATCH_PARENT, fn, ctx);
-        return;
-    }
-    push(t, depth, child, slash + 1);
+    report(t, c, 0, fn, ctx);
+    if (c->hash) report(t, c->hash, TRIE_MATCH_PARENT, fn, ctx);
 }
 
 void trie_match(struct trie *t, const char *topic, size_t len, trie_match_fn fn, void *ctx)
 {
     const char *end = topic + len;
-    size_t depth = 0;
-    if (!push(t, &depth, t->root, topic)) return;
-    while (depth) {
-        struct frame f = t->stack[--depth];
-        const char *slash = memchr(f.level, '/', (size_t)(end - f.level));
-        size_t llen = (size_t)((slash ? slash : end) - f.level);
-        /* MQTT-4.7.2-1: a leading wildcard does not match a '$' topic. */
-        bool is_system = f.level == topic && llen > 0 && topic[0] == '$';
-        struct trie_node *n = f.node;
-        if (n->hash && !is_system) report(t, n->hash, 0, fn, ctx);
-        if (n->plus && !is_system) step(t, &depth, n->plus, slash, fn, ctx);
-        struct trie_node *exact = n->kids.count ? levelset_get(&n->kids, f.level, llen) : NULL;
-        if (exact) step(t, &depth, exact, slash, fn, ctx);
+    const struct trie_node *root = t->root;
+    /* MQTT-4.7.2-1: a leading wildcard does not match a '$' topic. */
+    bool is_system = len > 0 && topic[0] == '$';
+    const struct trie_node *n = root;
+    const char *lvl = topic; /* the topic level n's children are matched against */
+    size_t pending = 0;      /* ancestors whose '+' child is still to be tried */
+
+    for (;;) {
+        const char *lend = level_end(lvl, end);
+        bool is_last = lend == end;
+        const struct trie_node *plus = n->plus;
+        if (n != root || !is_system) {
+            if (n->hash) report(t, n->hash, 0, fn, ctx);
+        } else {
+            plus = NULL;
+        }
+
+        const struct trie_node *exact = kid_get(n, lvl, (size_t)(lend - lvl));
+        if (exact && is_last) {
+            report_last(t, exact, fn, ctx);
+        } else if (exact) {
+            pending += plus != NULL;
+            n = exact;
+            lvl = lend + 1;
+            continue;
+        }
+        if (plus && is_last) {
+            report_last(t, plus, fn, ctx);
+        } else if (plus) {
+            n = plus;
+            lvl = lend + 1;
+            continue;
+        }
+
+        /* Back up to the nearest ancestor left through its exact child
+         * while it also has a '+' child, and take that branch. */
+        for (;;) {
+            if (!pending) return;
+            const struct trie_node *child = n;
+            const char *cend = lvl - 1; /* the '/' after the level child matched */
+            n = n->parent;
+            lvl = level_start(topic, cend);
+            if (child != n->plus && n->plus && (n != root || !is_system)) {
+                pending--;
+                n = n->plus;
+                lvl = cend + 1;
+                break;
+            }
+        }
     }
 }
