@@ -62,6 +62,8 @@ class Broker:
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
         try:
             wait_port(self.host, self.port, self.proc, 10 * SLOW)
+            if self.tls_port:
+                wait_port("127.0.0.1", self.tls_port, self.proc, 10 * SLOW)
         except Exception as e:
             if self.proc.poll() is None:
                 self.proc.kill()
@@ -69,8 +71,6 @@ class Broker:
             self.proc = None
             self.log.close()
             raise RuntimeError("%s; umbrad's log:\n%s" % (e, self.logs()[-6000:])) from None
-        if self.tls_port:
-            wait_port("127.0.0.1", self.tls_port, self.proc, 10 * SLOW)
 
     def stop(self, sig=signal.SIGTERM):
         """Stop cleanly; return the exit status."""
@@ -156,7 +156,12 @@ def start_broker(request):
 
     def factory(*args, host="127.0.0.1", tls=False):
         cls = mosquitto_class(Broker) if REFERENCE == "mosquitto" else Broker
-        b = cls(args, host=host, tls=tls)
+        data_dir = tempfile.mkdtemp(prefix="umbra-e2e-")
+        try:
+            b = cls(args, host=host, tls=tls, data_dir=data_dir)
+        except BaseException:  # did not start (or skipped): nothing for the teardown to stop
+            shutil.rmtree(data_dir, ignore_errors=True)
+            raise
         brokers.append(b)
         return b
 

@@ -4,9 +4,18 @@ A test that fails against umbrad but passes against mosquitto points at the brok
 fails against both usually points at the test. What only umbrad has (its log lines, the aws
 profile, --connect-timeout, TLS with its registry, losing nothing on kill -9: mosquitto saves
 its database only on exit) makes the test skip, with the reason, at the point it needs it.
+
+Against mosquitto 2.0.11 these fail, each for a known difference of mosquitto's, not the test's:
+  test_bad_protocol_name_gets_connack_1_and_close   closes without CONNACK (3.1.1 allows both)
+  test_mqtt5_and_level_2_get_connack_1              mosquitto speaks MQTT 5
+  pingreq_with_flags, publish_qos0_with_dup         mosquitto does not check these bits
+  test_silent_client_dropped_after_..., test_will_sent_on_keepalive_timeout
+                                                    keepalive 1 is not enforced within 4 s
+  test_max_inflight_window                          sends 2 on one PUBACK with a window of 2
+  test_outgoing_packet_ids_wrap_and_skip_...        reuses a packet id still in flight
+  test_sys_topics_published_and_growing             publishes a $SYS value only when it changes
 """
 import os
-import shutil
 import signal
 import subprocess
 
@@ -30,8 +39,6 @@ def mosquitto_class(base):
 
     class MosquittoBroker(base):
         def _skip(self, why):
-            if self.proc is None:  # not started yet: the factory will not clean up after us
-                shutil.rmtree(self.data_dir, ignore_errors=True)
             pytest.skip(why)
 
         def start(self):

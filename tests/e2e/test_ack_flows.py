@@ -110,3 +110,31 @@ def test_outgoing_packet_ids_in_flight_are_distinct_and_nonzero(broker):
     for r in rels:
         s.send(ack(PUBCOMP, r))
     s.no_packet(0.3)
+
+
+def test_outgoing_packet_ids_wrap_and_skip_one_still_in_flight(start_broker):
+    # 66,000 QoS 1 deliveries: ids run past 65535 back to 1 (never 0), and the one message the
+    # subscriber holds unacknowledged keeps its id to itself (MQTT-2.3.1-2).
+    b = start_broker("--max-inflight", "1000")
+    s = connected(b, "s")
+    s.subscribe(1, ("wrap", 1))
+    p = connected(b, "p")
+    n, batch = 66000, 500
+    held = None
+    for start in range(0, n, batch):
+        p.send(b"".join(publish("wrap", b"%d" % i, qos=1, pid=i % 65535 + 1)
+                        for i in range(start, start + batch)))
+        acks = []
+        for i in range(start, start + batch):
+            m = s.expect(PUBLISH)
+            assert m.payload == b"%d" % i and m.pid != 0
+            if held is None:
+                held = m.pid  # never acknowledged until the end
+                continue
+            assert m.pid != held, "id %d reused while in flight (message %d)" % (held, i)
+            acks.append(ack(PUBACK, m.pid))
+        s.send(b"".join(acks))
+        for _ in range(batch):
+            assert p.expect(PUBACK)
+    s.send(ack(PUBACK, held))
+    s.no_packet(0.3)

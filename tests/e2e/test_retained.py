@@ -63,3 +63,16 @@ def test_retained_qos_is_min_of_stored_and_granted(broker):
 def test_hash_filter_gets_parent_retained_on_mqtt_profile(broker):
     publish_retained(broker, "p", b"parent")
     assert subscribe_get(broker, "p/#").expect(PUBLISH).payload == b"parent"
+
+
+def test_non_retained_publish_leaves_the_retained_message_alone(broker):
+    # MQTT-3.3.1-12: RETAIN 0 neither stores nor replaces nor removes - even with an empty payload.
+    publish_retained(broker, "r/keep", b"stored")
+    p = Client(broker.port)
+    p.connect("plain")
+    p.send(publish("r/keep", b"live only", qos=1, pid=1))
+    p.expect(PUBACK)
+    p.send(publish("r/keep", b"", qos=1, pid=2))
+    p.expect(PUBACK)
+    got = subscribe_get(broker, "r/keep").expect(PUBLISH)
+    assert (got.payload, got.retain) == (b"stored", True)

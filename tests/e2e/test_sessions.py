@@ -109,3 +109,32 @@ def test_offline_session_expires(start_broker):
     b.wait_log("session expired: id=ephemeral", timeout=10)
     c, present = persistent(b, cid="ephemeral", filt=None)
     assert present == 0
+
+
+def test_takeover_resends_unacknowledged_delivery_with_dup(broker):
+    first, _ = persistent(broker, cid="roam")
+    publish_acked(broker, 1)
+    m = first.expect(PUBLISH)  # not acknowledged on this connection...
+    second, present = persistent(broker, cid="roam", filt=None)
+    assert present == 1
+    assert first.is_closed()
+    again = second.expect(PUBLISH)  # ...so the new one gets it again
+    assert again.dup and (again.pid, again.payload, again.qos) == (m.pid, m.payload, 1)
+    second.send(ack(PUBACK, again.pid))
+    second.no_packet(0.3)
+
+
+def test_retained_published_while_offline_arrives_once_as_a_live_message(broker):
+    c, _ = persistent(broker, filt="r/#")
+    c.close()
+    p = Client(broker.port)
+    p.connect("pub")
+    p.send(publish("r/x", b"while away", qos=1, retain=True, pid=1))
+    assert p.expect(PUBACK).pid == 1
+    c, present = persistent(broker, filt=None)
+    assert present == 1
+    got = drain(c, 1)[0]
+    # It matched an established subscription, so RETAIN is 0 (MQTT-3.3.1-9), and only the
+    # queued copy arrives: reconnecting is not subscribing.
+    assert (got.topic, got.payload, got.retain) == ("r/x", b"while away", False)
+    c.no_packet(0.5)

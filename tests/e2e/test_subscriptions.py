@@ -194,3 +194,37 @@ def test_subscriber_sees_retain_0_on_live_messages(broker):
     got = s.expect(PUBLISH)
     assert not got.retain
     s.send(ack(PUBACK, got.pid))
+
+
+def test_unsubscribe_still_completes_a_qos2_delivery_in_progress(broker):
+    # MQTT-3.10.4-3: deliveries already started are completed after UNSUBSCRIBE.
+    s = sub(broker, "s", ("u2/t", 2))
+    p = Client(broker.port)
+    p.connect("p")
+    p.send(publish("u2/t", b"started", qos=2, pid=1))
+    p.expect(PUBREC)
+    p.send(ack(PUBREL, 1))
+    p.expect(PUBCOMP)
+    m = s.expect(PUBLISH)
+    s.send(unsubscribe(2, "u2/t"))
+    assert s.expect(UNSUBACK).pid == 2
+    s.send(ack(PUBREC, m.pid))
+    assert s.expect(PUBREL).pid == m.pid
+    s.send(ack(PUBCOMP, m.pid))
+    p.send(publish("u2/t", b"after", qos=2, pid=2))
+    p.expect(PUBREC)
+    p.send(ack(PUBREL, 2))
+    p.expect(PUBCOMP)
+    s.no_packet(0.3)
+
+
+def test_one_subscribe_with_many_filters(broker):
+    filters = [("many/%d" % i, i % 3) for i in range(200)]
+    s = Client(broker.port)
+    s.connect("s")
+    assert s.subscribe(7, *filters) == [q for _, q in filters]  # codes in filter order
+    p = Client(broker.port)
+    p.connect("p")
+    p.send(publish("many/199", b"last"))
+    got = s.expect(PUBLISH)
+    assert (got.topic, got.payload) == ("many/199", b"last")

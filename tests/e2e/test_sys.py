@@ -1,7 +1,7 @@
 """$SYS/broker statistics, named as mosquitto names them."""
 import time
 
-from mqtt_raw import Client, publish, PUBLISH, SLOW
+from mqtt_raw import Client, publish, PUBLISH, SLOW, DISCONNECT_BYTES
 
 TOPICS = ["uptime", "clients/connected", "messages/received", "messages/sent", "bytes/received",
           "bytes/sent", "publish/messages/dropped"]
@@ -72,3 +72,25 @@ def test_sys_topics_not_matched_by_leading_wildcards(start_broker):
     while sys.expect(PUBLISH, timeout=4).retain:
         pass  # the stored value from before; wait for a live update
     wide.no_packet(0.2)  # a $SYS round went by after '#' subscribed, and did not reach it
+
+
+def test_connected_count_falls_however_clients_leave(start_broker):
+    b = start_broker("--sys-interval", "1")
+    s = Client(b.port)
+    s.connect("sys")
+    s.subscribe(1, ("$SYS/broker/clients/connected", 0))
+    key = "$SYS/broker/clients/connected"
+    clients = {}
+    for cid in ("polite", "dropper", "broken", "roamer", "stays"):
+        clients[cid] = Client(b.port)
+        clients[cid].connect(cid)
+    read_until(s, {}, lambda v: v.get(key) == 6)
+    clients["polite"].send(DISCONNECT_BYTES)
+    clients["dropper"].close()
+    clients["broken"].send(b"\xf0\x00")  # reserved packet type 15
+    roamer2 = Client(b.port)
+    roamer2.connect("roamer")  # takes the session over: still one client
+    for cid in ("polite", "broken", "roamer"):
+        assert clients[cid].is_closed()
+    # sys, roamer (the new connection) and stays
+    read_until(s, {}, lambda v: v.get(key) == 3)
