@@ -34,7 +34,8 @@ LIB_SRCS := $(foreach d,$(MODULE_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libumbra.a
 
-PROGS    := $(BUILD)/umbrad $(BUILD)/umbractl $(if $(wildcard bench/loadgen.c),$(BUILD)/umbra-loadgen)
+PROGS    := $(BUILD)/umbrad $(BUILD)/umbractl $(if $(wildcard bench/loadgen.c),$(BUILD)/umbra-loadgen) \
+            $(if $(wildcard bench/tlsgen.c),$(BUILD)/umbra-tlsgen)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
@@ -43,10 +44,10 @@ FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 # Debian packages the build and the tests need (make deps installs the missing ones).
 DEB_BUILD := gcc make pkg-config libuv1-dev libjansson-dev libsqlite3-dev libmbedtls-dev
 DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev mosquitto-clients python3 openssl \
-             python3-paho-mqtt python3-pytest
+             python3-paho-mqtt python3-pytest python3-cryptography
 DEB_BENCH := mosquitto
 
-.PHONY: all deps deps-bench run test unit e2e fuzz fuzz-build bench clean format
+.PHONY: all deps deps-bench run test unit e2e fuzz fuzz-build bench bench-tls clean format
 
 all: $(LIB) $(PROGS)
 
@@ -97,6 +98,10 @@ bench: deps-bench
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh $(BUILD)
 
+bench-tls: deps-bench
+	@$(MAKE) --no-print-directory all
+	@sh bench/tls.sh $(BUILD)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
@@ -108,10 +113,13 @@ $(LIB): $(LIB_OBJS)
 $(BUILD)/umbrad: $(BUILD)/obj/cli/umbrad.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/umbractl: $(BUILD)/obj/cli/umbractl.o $(LIB)
+$(BUILD)/umbractl: $(BUILD)/obj/cli/umbractl.o $(BUILD)/obj/cli/text_output.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/umbra-loadgen: $(BUILD)/obj/bench/loadgen.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/umbra-tlsgen: $(BUILD)/obj/bench/tlsgen.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)

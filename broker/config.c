@@ -18,7 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum key_type { KEY_STRING, KEY_UINT };
+/* A KEY_LISTEN is a string where "off" (or "") means not listening. */
+enum key_type { KEY_STRING, KEY_UINT, KEY_LISTEN };
 
 struct key {
     const char *name;
@@ -32,6 +33,10 @@ struct key {
     {                                                                                              \
 #f, KEY_STRING, offsetof(struct umbra_config, f), d, h                                     \
     }
+#define LISTEN(f, d, h)                                                                            \
+    {                                                                                              \
+#f, KEY_LISTEN, offsetof(struct umbra_config, f), d, h                                     \
+    }
 #define UINT(f, d, h)                                                                              \
     {                                                                                              \
 #f, KEY_UINT, offsetof(struct umbra_config, f), d, h                                       \
@@ -39,11 +44,15 @@ struct key {
 
 static const struct key keys[] = {
     STR(data_dir, "./var", "directory for the database and keys"),
-    STR(mqtt, NULL, "plain-TCP MQTT listener HOST:PORT (development and tests; off by default)"),
+    LISTEN(mqtt, "off", "plain-TCP MQTT listener HOST:PORT or off (development and tests)"),
     STR(mqtt_profile, "mqtt", "behaviour of the plain listener: mqtt (OASIS 3.1.1) or aws"),
-    STR(mqtts, NULL, "MQTT over TLS with client certificates HOST:PORT (e.g. 0.0.0.0:8883)"),
+    LISTEN(mqtts, "0.0.0.0:8883", "MQTT over TLS with client certificates HOST:PORT or off"),
     STR(mqtts_profile, "aws", "behaviour of the TLS listener: aws or mqtt"),
-    STR(hosts, "localhost,127.0.0.1,::1", "host names and addresses of the server certificate"),
+    STR(hosts, NULL,
+        "names and addresses the server certificate is made for (default localhost,127.0.0.1,"
+        "::1 and this machine's host name)"),
+    STR(tls_cert, NULL, "server certificate chain PEM (default DATA_DIR/server.pem)"),
+    STR(tls_key, NULL, "server private key PEM (default DATA_DIR/server.key)"),
     STR(region, "us-east-1", "AWS region used in ARNs"),
     STR(log_level, "info", "error, warn, info or debug"),
     STR(persist_sync, "normal", "normal (survives a killed daemon) or full (survives power loss)"),
@@ -55,6 +64,7 @@ static const struct key keys[] = {
     UINT(max_subscriptions, "1000", "subscriptions per client (the aws profile allows at most 50)"),
     UINT(sys_interval, "10", "seconds between $SYS/broker updates, 0 to disable"),
     UINT(connect_timeout, "10", "seconds a new connection has to send CONNECT"),
+    UINT(tls_handshake_timeout, "10", "seconds a TLS client has to finish its handshake"),
     UINT(session_expiry, "0", "seconds an offline persistent session is kept, 0 = forever"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -70,7 +80,8 @@ static int set_text(struct umbra_config *c, const struct key *k, const char *val
                     size_t errlen)
 {
     void *field = (char *)c + k->offset;
-    if (k->type == KEY_STRING) {
+    if (k->type == KEY_LISTEN && value && (strcmp(value, "off") == 0 || !*value)) value = NULL;
+    if (k->type != KEY_UINT) {
         char *copy = value ? strdup(value) : NULL;
         if (value && !copy) return UMBRA_ENOMEM;
         free(*(char **)field);
@@ -105,7 +116,7 @@ int config_init(struct umbra_config *c)
 void config_free(struct umbra_config *c)
 {
     for (size_t i = 0; i < NKEYS; i++)
-        if (keys[i].type == KEY_STRING) {
+        if (keys[i].type != KEY_UINT) {
             char **f = (char **)((char *)c + keys[i].offset);
             free(*f);
             *f = NULL;
@@ -148,16 +159,16 @@ int config_load_file(struct umbra_config *c, const char *path, char *err, size_t
         }
         char num[32];
         const char *text;
-        if (k->type == KEY_STRING && json_is_string(v)) {
+        if (k->type != KEY_UINT && json_is_string(v)) {
             text = json_string_value(v);
-        } else if (k->type == KEY_STRING && json_is_null(v)) {
+        } else if (k->type != KEY_UINT && json_is_null(v)) {
             text = NULL;
         } else if (k->type == KEY_UINT && json_is_integer(v) && json_integer_value(v) >= 0) {
             snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
             text = num;
         } else {
             snprintf(err, errlen, "%s: key '%s' must be %s", path, name,
-                     k->type == KEY_STRING ? "a string" : "a non-negative integer");
+                     k->type != KEY_UINT ? "a string" : "a non-negative integer");
             rc = UMBRA_ECONFIG;
             break;
         }
@@ -216,7 +227,7 @@ int config_validate(const struct umbra_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "mqtts_profile: expected 'mqtt' or 'aws'");
         return UMBRA_ECONFIG;
     }
-    if (!c->region || !*c->region || !c->hosts) {
+    if (!c->region || !*c->region || (c->hosts && !*c->hosts)) {
         snprintf(err, errlen, "region and hosts must not be empty");
         return UMBRA_ECONFIG;
     }
@@ -253,6 +264,14 @@ int config_validate(const struct umbra_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "max_subscriptions: expected 1..4294967295");
         return UMBRA_ECONFIG;
     }
+    if (!c->tls_cert != !c->tls_key) {
+        snprintf(err, errlen, "tls_cert and tls_key go together");
+        return UMBRA_ECONFIG;
+    }
+    if (c->tls_handshake_timeout < 1 || c->tls_handshake_timeout > 3600) {
+        snprintf(err, errlen, "tls_handshake_timeout: expected 1..3600");
+        return UMBRA_ECONFIG;
+    }
     if (c->max_connections < 1) {
         snprintf(err, errlen, "max_connections: expected at least 1");
         return UMBRA_ECONFIG;
@@ -267,6 +286,6 @@ void config_describe(void (*fn)(void *ctx, const char *key, const char *type, co
         char line[256];
         snprintf(line, sizeof line, "%s%s%s%s", keys[i].help, keys[i].def ? " (default " : "",
                  keys[i].def ? keys[i].def : "", keys[i].def ? ")" : "");
-        fn(ctx, keys[i].name, keys[i].type == KEY_STRING ? "TEXT" : "N", line);
+        fn(ctx, keys[i].name, keys[i].type == KEY_UINT ? "N" : "TEXT", line);
     }
 }

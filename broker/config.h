@@ -15,9 +15,11 @@ struct umbra_config {
     char *data_dir;               /* default "./var" */
     char *mqtt;                   /* plain MQTT listener "HOST:PORT", NULL = off */
     char *mqtt_profile;           /* "mqtt" (default) or "aws" */
-    char *mqtts;                  /* X.509 mutual-TLS MQTT listener "HOST:PORT", NULL = off */
+    char *mqtts;                  /* X.509 mutual-TLS MQTT listener, default "0.0.0.0:8883" */
     char *mqtts_profile;          /* "aws" (default) or "mqtt" */
-    char *hosts;                  /* names and addresses the server certificate is made for */
+    char *hosts;                  /* server certificate names; NULL = loopback + hostname */
+    char *tls_cert;               /* server certificate PEM; NULL = DATA_DIR/server.pem */
+    char *tls_key;                /* its key; NULL = DATA_DIR/server.key */
     char *region;                 /* AWS region in ARNs, default "us-east-1" */
     char *log_level;              /* error|warn|info|debug */
     char *persist_sync;           /* "normal" (survives kill -9) or "full" (power loss) */
@@ -29,6 +31,7 @@ struct umbra_config {
     uint64_t max_subscriptions;   /* per client, default 1000 (the aws profile: 50) */
     uint64_t sys_interval;        /* seconds between $SYS updates, 0 = off, default 10 */
     uint64_t connect_timeout;     /* seconds to send CONNECT, default 10 */
+    uint64_t tls_handshake_timeout; /* seconds to finish the TLS handshake, default 10 */
     uint64_t session_expiry;      /* seconds an offline persistent session lives, 0 = forever */
 };
 

@@ -102,8 +102,9 @@ bool conn_is_congested(const struct umbra_conn *c)
 /* Bytes of c->out that may go to the kernel now. */
 static size_t sendable(struct umbra_conn *c)
 {
-    uint64_t committed =
-        conn_listener(c)->server->persist ? persist_committed(conn_listener(c)->server->persist) : UINT64_MAX;
+    uint64_t committed = conn_listener(c)->server->persist
+                             ? persist_committed(conn_listener(c)->server->persist)
+                             : UINT64_MAX;
     while (c->ngates && c->gates[0].epoch <= committed) {
         memmove(&c->gates[0], &c->gates[1], (size_t)(c->ngates - 1) * sizeof c->gates[0]);
         c->ngates--;
@@ -361,7 +362,8 @@ static size_t process(struct umbra_conn *c, const uint8_t *data, size_t len)
     size_t off = 0;
     while (c->state != CONN_CLOSING && off < len) {
         struct mqtt_frame f;
-        int rc = mqtt_frame(data + off, len - off, conn_listener(c)->server->max_packet_size, &f, NULL);
+        int rc =
+            mqtt_frame(data + off, len - off, conn_listener(c)->server->max_packet_size, &f, NULL);
         if (rc == 0) break;
         if (rc < 0) {
             conn_close(c, rc == UMBRA_ETOO_LARGE ? "packet too large" : "malformed packet");
@@ -468,6 +470,8 @@ static bool admit_certificate(struct umbra_conn *c)
     }
     memcpy(c->tls->cert_id, id, sizeof c->tls->cert_id);
     c->tls->is_admitted = true;
+    /* The connect timeout starts now: the handshake had its own. */
+    c->accepted_ms = (uint32_t)server_now_ms(conn_listener(c)->server);
     return true;
 }
 
@@ -629,8 +633,18 @@ void listener_close(struct umbra_listener *l)
 void conn_tick(struct umbra_conn *c, uint64_t now_ms)
 {
     if (c->state == CONN_NEW) {
-        if ((uint32_t)now_ms - c->accepted_ms >= conn_listener(c)->server->cfg->connect_timeout * 1000)
+        const struct umbra_config *cfg = conn_listener(c)->server->cfg;
+        uint32_t waited = (uint32_t)now_ms - c->accepted_ms;
+        if (c->tls && !c->tls->is_admitted) {
+            if (waited >= cfg->tls_handshake_timeout * 1000) {
+                char peer[CONN_PEER_MAX];
+                log_warn("dropped TLS connection from %s: handshake not finished in %us",
+                         conn_peer(c, peer, sizeof peer), (unsigned)cfg->tls_handshake_timeout);
+                conn_close(c, "TLS handshake timeout");
+            }
+        } else if (waited >= cfg->connect_timeout * 1000) {
             conn_close(c, "no CONNECT within the connect timeout");
+        }
         return;
     }
     if (c->keepalive && (uint32_t)now_ms - c->last_rx_ms >= (uint32_t)c->keepalive * 1500) {

@@ -3,6 +3,7 @@
  * resume or creation, will, keepalive, CONNACK.
  */
 #include "conn.h"
+#include "tls_engine.h"
 #include "error.h"
 #include "log.h"
 #include "mqtt_codec.h"
@@ -34,7 +35,8 @@ static uint16_t effective_keepalive(const struct umbra_profile *p, uint16_t aske
 /* Generated ids never start with '$' (reserved on AWS). */
 static size_t generate_client_id(struct umbra_conn *c, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "umbra-%llx-%llx", (unsigned long long)conn_listener(c)->server->start_ms,
+    int n = snprintf(out, cap, "umbra-%llx-%llx",
+                     (unsigned long long)conn_listener(c)->server->start_ms,
                      (unsigned long long)++conn_listener(c)->server->generated_ids);
     return n < 0 ? 0 : (size_t)n;
 }
@@ -142,12 +144,16 @@ int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
     uint8_t ack[4];
     mqtt_encode_connack(ack, sizeof ack, present, MQTT_CONNACK_ACCEPTED);
     conn_write(c, ack, sizeof ack, NULL, 0);
-    char peer[CONN_PEER_MAX];
-    log_info("client connected: id=%s addr=%s listener=%s clean=%d keepalive=%u%s%s%s%s",
-             sess->client_id, conn_peer(c, peer, sizeof peer), conn_listener(c)->kind, m->clean_session,
-             c->keepalive, present ? " session=resumed" : "",
-             strcmp(conn_listener(c)->kind, "mqtt") == 0 ? " insecure" : "", c->tls ? " cert=" : "",
-             c->tls ? c->tls->cert_id : "");
+    char peer[CONN_PEER_MAX], tls[400] = "";
+    if (c->tls) {
+        const char *alpn = tls_conn_alpn(c->tls->engine), *sni = tls_conn_sni(c->tls->engine);
+        snprintf(tls, sizeof tls, " cert=%s%s%s%s%s", c->tls->cert_id, alpn ? " alpn=" : "",
+                 alpn ? alpn : "", sni ? " sni=" : "", sni ? sni : "");
+    }
+    log_info("client connected: id=%s addr=%s listener=%s clean=%d keepalive=%u%s%s%s",
+             sess->client_id, conn_peer(c, peer, sizeof peer), conn_listener(c)->kind,
+             m->clean_session, c->keepalive, present ? " session=resumed" : "",
+             strcmp(conn_listener(c)->kind, "mqtt") == 0 ? " insecure" : "", tls);
     if (present) router_resume(s, sess);
     return 0;
 }

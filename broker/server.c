@@ -389,32 +389,106 @@ void server_refresh_registry(struct umbra_server *s)
     }
 }
 
+/* Where the server's certificate and key come from: configured files, else
+ * the ones Umbra made in the data dir. */
+static void server_credentials(const struct umbra_config *cfg, char *cert, char *key, size_t cap)
+{
+    if (cfg->tls_cert)
+        snprintf(cert, cap, "%s", cfg->tls_cert);
+    else
+        snprintf(cert, cap, "%s/server.pem", cfg->data_dir);
+    if (cfg->tls_key)
+        snprintf(key, cap, "%s", cfg->tls_key);
+    else
+        snprintf(key, cap, "%s/server.key", cfg->data_dir);
+}
+
+static int make_tls_context(const struct umbra_config *cfg, struct tls_context **out, char *err,
+                            size_t errlen)
+{
+    char cert[4096], key[4096], ca[4096];
+    server_credentials(cfg, cert, key, sizeof cert);
+    snprintf(ca, sizeof ca, "%s/ca.pem", cfg->data_dir);
+    static const char *const alpn[] = {"x-amzn-mqtt-ca", "mqtt", NULL};
+    struct tls_options o = {
+        .is_server = true, .cert_file = cert, .key_file = key, .ca_file = ca, .alpn = alpn};
+    return tls_context_new(out, &o, err, errlen);
+}
+
+/* SIGHUP: new handshakes use the certificate and key now on disk; the
+ * connections made with the old ones keep them (and their context) to the
+ * end. A file that does not load leaves everything as it was. */
+static void reload_tls(struct umbra_server *s)
+{
+    if (!s->tls) return;
+    char err[512];
+    struct tls_context *fresh;
+    if (make_tls_context(s->cfg, &fresh, err, sizeof err)) {
+        log_error("reload: kept the current server certificate: %s", err);
+        return;
+    }
+    for (int i = 0; i < s->nlisteners; i++)
+        if (s->listeners[i]->tls == s->tls) s->listeners[i]->tls = fresh;
+    tls_context_free(s->tls);
+    s->tls = fresh;
+    char cert[4096], key[4096];
+    server_credentials(s->cfg, cert, key, sizeof cert);
+    log_info("reload: new TLS connections use %s", cert);
+}
+
+/* Default host names of the server certificate: loopback and this machine. */
+static int certificate_hosts(const struct umbra_config *cfg, char **list)
+{
+    if (cfg->hosts) {
+        *list = strdup(cfg->hosts);
+    } else {
+        char name[256] = "";
+        if (gethostname(name, sizeof name - 1) || strchr(name, ',')) name[0] = '\0';
+        size_t n = strlen(name) + 32;
+        if ((*list = malloc(n)))
+            snprintf(*list, n, "localhost,127.0.0.1,::1%s%s", *name ? "," : "", name);
+    }
+    return *list ? 0 : UMBRA_ENOMEM;
+}
+
+/* What a new user needs next: where the CA is, the endpoint, the commands. */
+static void announce_first_start(const struct umbra_config *cfg)
+{
+    char endpoint[256] = "localhost", host[128];
+    int port = 8883;
+    pki_endpoint(cfg->data_dir, endpoint, sizeof endpoint);
+    config_parse_listen(cfg->mqtts, host, sizeof host, &port);
+    log_info("first start: made a CA and a server certificate in %s", cfg->data_dir);
+    log_info("  devices trust %s/ca.pem; endpoint %s, port %d", cfg->data_dir, endpoint, port);
+    log_info("  next: umbractl --data-dir %s create-keys-and-certificate --set-as-active "
+             "--certificate-pem-outfile device.pem.crt --private-key-outfile device.pem.key",
+             cfg->data_dir);
+    log_info("  then: mosquitto_pub -h %s -p %d --cafile %s/ca.pem --cert device.pem.crt "
+             "--key device.pem.key -i my-device -t hello -m world",
+             endpoint, port, cfg->data_dir);
+}
+
 static int start_tls_listener(struct umbra_server *s)
 {
     const struct umbra_config *cfg = s->cfg;
-    char err[512], path[4096], key[4096], ca[4096];
+    char err[512], path[4096];
     const char *hosts[17] = {0};
-    char *list = strdup(cfg->hosts);
-    if (!list) return UMBRA_ENOMEM;
+    char *list;
+    if (certificate_hosts(cfg, &list)) return UMBRA_ENOMEM;
     int n = 0;
     for (char *save = NULL, *h = strtok_r(list, ",", &save); h && n < 16;
          h = strtok_r(NULL, ",", &save))
         if (*h) hosts[n++] = h;
     bool created = false;
     int rc = pki_init_data_dir(cfg->data_dir, hosts, &created, err, sizeof err);
-    free(list);
     if (rc) {
+        free(list);
         log_error("%s", err);
         return rc;
     }
-    snprintf(path, sizeof path, "%s/server.pem", cfg->data_dir);
-    snprintf(key, sizeof key, "%s/server.key", cfg->data_dir);
-    snprintf(ca, sizeof ca, "%s/ca.pem", cfg->data_dir);
-    if (created) log_info("created Umbra's CA and server certificate; devices trust %s", ca);
-    static const char *const alpn[] = {"x-amzn-mqtt-ca", "mqtt", NULL};
-    struct tls_options o = {
-        .is_server = true, .cert_file = path, .key_file = key, .ca_file = ca, .alpn = alpn};
-    if ((rc = tls_context_new(&s->tls, &o, err, sizeof err))) {
+    free(list);
+    if (created) announce_first_start(cfg);
+    if ((rc = make_tls_context(cfg, &s->tls, err, sizeof err))) {
         log_error("TLS: %s", err);
         return rc;
     }
@@ -474,6 +548,12 @@ static void on_sys_timer(uv_timer_t *t)
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct umbra_server *s = h->data;
+    if (signum == SIGHUP) {
+        log_info("received SIGHUP, reloading");
+        reload_tls(s);
+        server_refresh_registry(s);
+        return;
+    }
     log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     server_stop(s);
 }
@@ -517,9 +597,11 @@ int server_start(struct umbra_server *s)
     }
     uv_signal_init(s->loop, &s->sigint_handle);
     uv_signal_init(s->loop, &s->sigterm_handle);
-    s->sigint_handle.data = s->sigterm_handle.data = s;
+    uv_signal_init(s->loop, &s->sighup_handle);
+    s->sigint_handle.data = s->sigterm_handle.data = s->sighup_handle.data = s;
     uv_signal_start(&s->sigint_handle, on_signal, SIGINT);
     uv_signal_start(&s->sigterm_handle, on_signal, SIGTERM);
+    uv_signal_start(&s->sighup_handle, on_signal, SIGHUP);
     s->has_handles = true;
 
     if (cfg->mqtt) {
@@ -553,6 +635,7 @@ void server_stop(struct umbra_server *s)
         uv_close((uv_handle_t *)&s->sys_timer, NULL);
         uv_close((uv_handle_t *)&s->sigint_handle, NULL);
         uv_close((uv_handle_t *)&s->sigterm_handle, NULL);
+        uv_close((uv_handle_t *)&s->sighup_handle, NULL);
         s->has_handles = false;
     }
     /* Write what the turn collected and stop the writer (closes its handle). */

@@ -80,7 +80,7 @@ struct umbra_server {
     uv_prepare_t flush_handle;
     uv_timer_t tick_timer;
     uv_timer_t sys_timer;
-    uv_signal_t sigint_handle, sigterm_handle;
+    uv_signal_t sigint_handle, sigterm_handle, sighup_handle;
     bool is_stopping;
     bool has_handles; /* timers, signals and the flush hook are initialised */
 

@@ -11,6 +11,7 @@
  */
 #include "error.h"
 #include "registry.h"
+#include "text_output.h"
 #include "version.h"
 
 #include <errno.h>
@@ -83,14 +84,46 @@ static const struct command commands[] = {
       {"max-results", "maxResults", ARG_INT, 0},
       {"next-token", "nextToken", ARG_STRING, 0}},
      "List things, optionally by attribute or type."},
+    {"create-thing-type",
+     "CreateThingType",
+     registry_create_thing_type,
+     {{"thing-type-name", "thingTypeName", ARG_STRING, 1},
+      {"thing-type-properties", "thingTypeProperties", ARG_JSON, 0},
+      {"tags", "tags", ARG_JSON, 0}},
+     "Create a thing type."},
+    {"describe-thing-type",
+     "DescribeThingType",
+     registry_describe_thing_type,
+     {{"thing-type-name", "thingTypeName", ARG_STRING, 1}},
+     "Describe a thing type."},
+    {"list-thing-types",
+     "ListThingTypes",
+     registry_list_thing_types,
+     {{"thing-type-name", "thingTypeName", ARG_STRING, 0},
+      {"max-results", "maxResults", ARG_INT, 0},
+      {"next-token", "nextToken", ARG_STRING, 0}},
+     "List thing types."},
+    {"deprecate-thing-type",
+     "DeprecateThingType",
+     registry_deprecate_thing_type,
+     {{"thing-type-name", "thingTypeName", ARG_STRING, 1},
+      {"undo-deprecate", "undoDeprecate", ARG_BOOL, 0}},
+     "Deprecate a thing type (no new things of it), or undo that."},
+    {"delete-thing-type",
+     "DeleteThingType",
+     registry_delete_thing_type,
+     {{"thing-type-name", "thingTypeName", ARG_STRING, 1}},
+     "Delete a deprecated thing type no thing uses."},
     {"create-keys-and-certificate",
      "CreateKeysAndCertificate",
      registry_create_keys_and_certificate,
      {{"set-as-active", "setAsActive", ARG_BOOL, 0},
       {"certificate-pem-outfile", "certificatePem", ARG_OUTFILE, 0},
       {"public-key-outfile", "keyPair.PublicKey", ARG_OUTFILE, 0},
-      {"private-key-outfile", "keyPair.PrivateKey", ARG_OUTFILE, 0}},
-     "Create an RSA 2048 key pair and a certificate signed by Umbra's CA."},
+      {"private-key-outfile", "keyPair.PrivateKey", ARG_OUTFILE, 0},
+      {"key-type", "keyType", ARG_STRING, 0}},
+     "Create a key pair (RSA 2048, or --key-type ec for P-256) and a certificate signed by "
+     "Umbra's CA."},
     {"create-certificate-from-csr",
      "CreateCertificateFromCsr",
      registry_create_certificate_from_csr,
@@ -162,6 +195,11 @@ static const struct command commands[] = {
       {"new-status", "newStatus", ARG_STRING, 0},
       {"new-auto-registration-status", "newAutoRegistrationStatus", ARG_STRING, 0}},
      "Set a CA certificate ACTIVE or INACTIVE."},
+    {"delete-ca-certificate",
+     "DeleteCACertificate",
+     registry_delete_ca_certificate,
+     {{"certificate-id", "certificateId", ARG_STRING, 1}},
+     "Delete an INACTIVE CA certificate."},
     {"list-certificates-by-ca",
      "ListCertificatesByCA",
      registry_list_certificates_by_ca,
@@ -190,15 +228,22 @@ static const struct command commands[] = {
      registry_list_principal_things,
      {{"principal", "principal", ARG_STRING, 1}},
      "List the things a certificate is attached to."},
+    {"describe-endpoint",
+     "DescribeEndpoint",
+     registry_describe_endpoint,
+     {{"endpoint-type", "endpointType", ARG_STRING, 0}},
+     "Print the endpoint devices connect to."},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: umbractl [--data-dir DIR] COMMAND [--FLAG VALUE]...\n\n"
-                 "Administer an Umbra broker's registry; commands and flags mirror `aws iot`.\n"
-                 "The data directory is --data-dir, else $UMBRA_DATA_DIR, else ./var.\n\n"
-                 "commands:\n");
+    fprintf(out,
+            "usage: umbractl [--data-dir DIR] [--output json|text] COMMAND [--FLAG VALUE]...\n\n"
+            "Administer an Umbra broker's registry; commands and flags mirror `aws iot`.\n"
+            "The data directory is --data-dir, else $UMBRA_DATA_DIR, else ./var.\n"
+            "--output may also follow the command, as with the AWS CLI.\n\n"
+            "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-28s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\n  umbractl COMMAND --help     flags of one command\n"
@@ -212,7 +257,7 @@ static void command_usage(FILE *out, const struct command *c)
         const char *v = a->type == ARG_BOOL ? "" : a->type == ARG_INT ? " N" : " VALUE";
         fprintf(out, a->is_required ? " --%s%s" : " [--%s%s]", a->flag, v);
     }
-    fprintf(out, "\n\n%s JSON values may be given as file://PATH.\n", c->help);
+    fprintf(out, " [--output json|text]\n\n%s Values may be given as file://PATH.\n", c->help);
 }
 
 static const struct command *find_command(const char *name)
@@ -261,6 +306,19 @@ static char *load_value(const char *value, char **owned)
 /* Outfile flags are the CLI's business, not the request's: kept aside. */
 static json_t *outfiles;
 
+/* --output: "json" (the default) or "text", as the AWS CLI names them. */
+static bool is_text_output;
+
+static int set_output(const char *value)
+{
+    if (strcmp(value, "json") == 0 || strcmp(value, "text") == 0) {
+        is_text_output = strcmp(value, "text") == 0;
+        return 0;
+    }
+    fprintf(stderr, "umbractl: --output must be json or text, got '%s'\n", value);
+    return 2;
+}
+
 static int set_arg(json_t *req, const struct arg_spec *a, const char *value)
 {
     if (a->type == ARG_OUTFILE) {
@@ -308,6 +366,15 @@ static int parse_flags(const struct command *c, int argc, char **argv, json_t *r
             return 2;
         }
         f += 2;
+        if (strcmp(f, "output") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "umbractl %s: --output needs a value\n", c->name);
+                return 2;
+            }
+            int rc = set_output(argv[++i]);
+            if (rc) return rc;
+            continue;
+        }
         bool negated = strncmp(f, "no-", 3) == 0;
         const struct arg_spec *a = c->args;
         for (; a->flag; a++)
@@ -403,7 +470,9 @@ static int run_command(const char *data_dir, const struct command *c, json_t *re
         json_decref(resp);
         return 1;
     }
-    if (json_object_size(resp) > 0) {
+    if (json_object_size(resp) > 0 && is_text_output) {
+        text_output_print(stdout, resp);
+    } else if (json_object_size(resp) > 0) {
         char *text = json_dumps(resp, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
         if (text) puts(text);
         free(text);
@@ -433,6 +502,14 @@ int main(int argc, char **argv)
                 return 2;
             }
             data_dir = argv[++i];
+            continue;
+        }
+        if (strcmp(a, "--output") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "umbractl: --output needs a value\n");
+                return 2;
+            }
+            if (set_output(argv[++i])) return 2;
             continue;
         }
         break;

@@ -188,11 +188,20 @@ static int register_issued(struct registry *r, const char *pem, bool active, jso
 int registry_create_keys_and_certificate(struct registry *r, const json_t *req, json_t **resp,
                                          struct reg_error *e)
 {
-    char *ca_pem, *ca_key, *key = NULL, *pub = NULL, *cert = NULL, err[256];
-    int rc = load_signer(r, &ca_pem, &ca_key, e);
+    /* keyType is Umbra's extension: AWS always makes RSA 2048 keys. */
+    const char *key_type = NULL;
+    int rc = reg_string(req, "keyType", false, &key_type, e);
     if (rc) return rc;
+    enum pki_key_type type = PKI_KEY_RSA2048;
+    if (key_type && strcmp(key_type, "ec") == 0)
+        type = PKI_KEY_EC_P256;
+    else if (key_type && strcmp(key_type, "rsa") != 0)
+        return reg_fail(e, "InvalidRequestException", 400,
+                        "keyType must be 'rsa' (RSA 2048) or 'ec' (ECC P-256)");
+    char *ca_pem, *ca_key, *key = NULL, *pub = NULL, *cert = NULL, err[256];
+    if ((rc = load_signer(r, &ca_pem, &ca_key, e))) return rc;
     struct pki_request preq = {.subject = "CN=AWS IoT Certificate", .days = 365 * 30};
-    if (pki_generate_key(PKI_KEY_RSA2048, &key, err, sizeof err) ||
+    if (pki_generate_key(type, &key, err, sizeof err) ||
         pki_public_key(key, &pub, err, sizeof err) ||
         pki_issue(&preq, key, ca_pem, ca_key, &cert, err, sizeof err))
         rc = reg_fail(e, "InternalFailureException", 500, "%s", err);
@@ -585,6 +594,36 @@ int registry_update_ca_certificate(struct registry *r, const json_t *req, json_t
     int step = sqlite3_step(st);
     sqlite3_finalize(st);
     if (step != SQLITE_DONE) return reg_fail_db(r, e);
+    *resp = json_object();
+    return 0;
+}
+
+int registry_delete_ca_certificate(struct registry *r, const json_t *req, json_t **resp,
+                                   struct reg_error *e)
+{
+    const char *id;
+    int rc = read_id(req, "certificateId", &id, e);
+    if (rc) return rc;
+    sqlite3_stmt *st = reg_prepare(r, "SELECT status FROM ca_certificates WHERE id = lower(?1)", e);
+    if (!st) return UMBRA_EIO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    bool active =
+        step == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "ACTIVE") == 0;
+    sqlite3_finalize(st);
+    if (step == SQLITE_DONE)
+        return reg_fail(e, "ResourceNotFoundException", 404,
+                        "The CA certificate %s does not exist.", id);
+    if (step != SQLITE_ROW) return reg_fail_db(r, e);
+    if (active)
+        return reg_fail(e, "CertificateStateException", 406,
+                        "Cannot delete the CA certificate %s while it is ACTIVE; set it INACTIVE "
+                        "first.",
+                        id);
+    /* Device certificates it signed stay registered but can no longer connect:
+     * the gateway requires their CA to be registered and ACTIVE. */
+    if ((rc = reg_exec_text(r, "DELETE FROM ca_certificates WHERE id = lower(?1)", id, e)))
+        return rc;
     *resp = json_object();
     return 0;
 }

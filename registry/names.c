@@ -58,12 +58,13 @@ static const struct spec attr_name_spec = {
     .max_msg = MSG_MAX(NAMES_ATTRIBUTE_NAME_MAX),
 };
 
+/* The current model added '=', '[' and ']' to the value pattern. */
 static const struct spec attr_value_spec = {
-    .punct = "_.,@/:#-",
+    .punct = "_.,@/:#=[]-",
     .plus = 0,
     .min = 0,
     .max = NAMES_ATTRIBUTE_VALUE_MAX,
-    .pattern_msg = MSG_PATTERN("[a-zA-Z0-9_.,@/:#-]*"),
+    .pattern_msg = MSG_PATTERN("[a-zA-Z0-9_.,@/:#=\\[\\]-]*"),
     .max_msg = MSG_MAX(NAMES_ATTRIBUTE_VALUE_MAX),
 };
 

@@ -44,7 +44,7 @@ int names_check_thing_type(const char *s, size_t len, const char **why);
 /* Attribute name: [a-zA-Z0-9_.,@/:#-]+, at most 128 (the pattern needs one). */
 int names_check_attribute_name(const char *s, size_t len, const char **why);
 
-/* Attribute value: [a-zA-Z0-9_.,@/:#-]*, 0..800. Empty is valid. */
+/* Attribute value: [a-zA-Z0-9_.,@/:#=\[\]-]*, 0..800. Empty is valid. */
 int names_check_attribute_value(const char *s, size_t len, const char **why);
 
 /* Policy name: [\w+=,.@-]+ where \w is [a-zA-Z0-9_], 1..128. */

@@ -8,6 +8,8 @@
  */
 #include "registry_internal.h"
 
+#include "names.h"
+
 #include "error.h"
 
 #include <ctype.h>
@@ -37,6 +39,11 @@ static const char *const migrations[] = {
     "CREATE TABLE thing_principals(thing_name TEXT NOT NULL, principal TEXT NOT NULL,"
     " PRIMARY KEY(thing_name, principal)) WITHOUT ROWID;"
     "CREATE INDEX principal_things ON thing_principals(principal);",
+    /* 3: thing types. */
+    "CREATE TABLE thing_types(name TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+    " properties TEXT NOT NULL DEFAULT '{}', deprecated INTEGER NOT NULL DEFAULT 0,"
+    " deprecated_at INTEGER, created_at INTEGER NOT NULL);"
+    "CREATE INDEX things_by_type ON things(type_name);",
 };
 #define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -85,16 +92,14 @@ int reg_int(const json_t *req, const char *key, bool *present, int64_t *out, str
     return 0;
 }
 
-bool reg_matches(const char *s, const char *allowed_punct, size_t min, size_t max)
+int reg_check(reg_name_check check, const char *field, const char *value, struct reg_error *e)
 {
-    size_t n = strlen(s);
-    if (n < min || n > max) return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 128 && isalnum(ch)) continue;
-        if (ch == '\0' || !strchr(allowed_punct, ch)) return false;
-    }
-    return true;
+    const char *why;
+    if (check(value, value ? strlen(value) : 0, &why) == 0) return 0;
+    names_format_error(e->message, sizeof e->message, field, value, value ? strlen(value) : 0, why);
+    e->type = "InvalidRequestException";
+    e->status = 400;
+    return UMBRA_EINVAL;
 }
 
 sqlite3_stmt *reg_prepare(struct registry *r, const char *sql, struct reg_error *e)
@@ -105,6 +110,16 @@ sqlite3_stmt *reg_prepare(struct registry *r, const char *sql, struct reg_error 
         return NULL;
     }
     return st;
+}
+
+int reg_exec_text(struct registry *r, const char *sql, const char *arg, struct reg_error *e)
+{
+    sqlite3_stmt *st = reg_prepare(r, sql, e);
+    if (!st) return UMBRA_EIO;
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return step == SQLITE_DONE ? 0 : reg_fail_db(r, e);
 }
 
 int64_t reg_now(void)

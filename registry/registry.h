@@ -58,6 +58,18 @@ int registry_delete_thing(struct registry *r, const json_t *req, json_t **resp,
                           struct reg_error *e);
 int registry_list_things(struct registry *r, const json_t *req, json_t **resp, struct reg_error *e);
 
+/* Thing types (thing_types.c). */
+int registry_create_thing_type(struct registry *r, const json_t *req, json_t **resp,
+                               struct reg_error *e);
+int registry_describe_thing_type(struct registry *r, const json_t *req, json_t **resp,
+                                 struct reg_error *e);
+int registry_list_thing_types(struct registry *r, const json_t *req, json_t **resp,
+                              struct reg_error *e);
+int registry_deprecate_thing_type(struct registry *r, const json_t *req, json_t **resp,
+                                  struct reg_error *e);
+int registry_delete_thing_type(struct registry *r, const json_t *req, json_t **resp,
+                               struct reg_error *e);
+
 /*
  * For the daemon's caches (never on the message path): a counter that
  * changes whenever any process commits to the database (SQLite's
@@ -106,6 +118,12 @@ int registry_update_ca_certificate(struct registry *r, const json_t *req, json_t
                                    struct reg_error *e);
 int registry_list_ca_certificates(struct registry *r, const json_t *req, json_t **resp,
                                   struct reg_error *e);
+int registry_delete_ca_certificate(struct registry *r, const json_t *req, json_t **resp,
+                                   struct reg_error *e);
+
+/* DescribeEndpoint (endpoint.c): the name in DATA_DIR/server.pem devices connect to. */
+int registry_describe_endpoint(struct registry *r, const json_t *req, json_t **resp,
+                               struct reg_error *e);
 
 /* Thing-principal attachments (principals.c). */
 int registry_attach_thing_principal(struct registry *r, const json_t *req, json_t **resp,

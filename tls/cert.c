@@ -38,6 +38,22 @@ static int64_t x509_time_to_unix(const mbedtls_x509_time *t)
     return days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
 }
 
+static void join_dns_names(const mbedtls_x509_sequence *san, char *out, size_t cap)
+{
+    size_t used = 0;
+    for (; san; san = san->next) {
+        const mbedtls_x509_buf *b = &san->buf;
+        if (b->tag != (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_DNS_NAME)) continue;
+        if (b->len == 0 || memchr(b->p, ',', b->len) || memchr(b->p, '\0', b->len)) continue;
+        size_t need = b->len + (used ? 1 : 0);
+        if (used + need + 1 > cap) continue;
+        if (used) out[used++] = ',';
+        memcpy(out + used, b->p, b->len);
+        used += b->len;
+    }
+    out[used] = '\0';
+}
+
 int cert_parse(const uint8_t *data, size_t len, struct cert_info *out, char *err, size_t errlen)
 {
     mbedtls_x509_crt crt;
@@ -58,6 +74,7 @@ int cert_parse(const uint8_t *data, size_t len, struct cert_info *out, char *err
         out->subject[0] = '\0';
     if (mbedtls_x509_dn_gets(out->issuer, sizeof out->issuer, &crt.issuer) < 0)
         out->issuer[0] = '\0';
+    join_dns_names(&crt.subject_alt_names, out->dns_names, sizeof out->dns_names);
     mbedtls_x509_crt_free(&crt);
     return 0;
 }
@@ -84,4 +101,18 @@ int cert_verify_issuer(const uint8_t *cert, size_t len, const uint8_t *ca, size_
 int cert_arn(char *out, size_t cap, const char *region, const char *account, const char *id)
 {
     return snprintf(out, cap, "arn:aws:iot:%s:%s:cert/%s", region, account, id);
+}
+
+void cert_endpoint_name(const struct cert_info *server, char *out, size_t cap)
+{
+    const char *p = server->dns_names;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (!(n == 9 && strncmp(p, "localhost", 9) == 0)) {
+            snprintf(out, cap, "%.*s", (int)n, p);
+            return;
+        }
+        p += n + (p[n] == ',');
+    }
+    snprintf(out, cap, "localhost");
 }

@@ -22,6 +22,8 @@ struct cert_info {
     bool is_ca;        /* basicConstraints CA:TRUE */
     char subject[256]; /* one-line distinguished name, truncated */
     char issuer[256];
+    char dns_names[512]; /* subjectAltName dNSName entries, comma-separated; those that
+                            do not fit (or hold a comma) are left out */
 };
 
 /* Id of a DER certificate (any bytes: no parsing). out gets 64 hex + NUL. */
@@ -40,6 +42,13 @@ int cert_parse(const uint8_t *data, size_t len, struct cert_info *out, char *err
  * Returns 0 when it is, UMBRA_EINVAL when not or unparsable.
  */
 int cert_verify_issuer(const uint8_t *cert, size_t len, const uint8_t *ca, size_t ca_len);
+
+/*
+ * The name devices should connect to, from a server certificate: its first
+ * DNS name other than "localhost", else "localhost" (what describe-endpoint
+ * prints and what the first start announces).
+ */
+void cert_endpoint_name(const struct cert_info *server, char *out, size_t cap);
 
 /* "arn:aws:iot:REGION:ACCOUNT:cert/ID" into out; returns its length, as snprintf. */
 int cert_arn(char *out, size_t cap, const char *region, const char *account, const char *id);

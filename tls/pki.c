@@ -8,6 +8,7 @@
  */
 #include "pki.h"
 
+#include "cert.h"
 #include "error.h"
 
 #include <arpa/inet.h>
@@ -393,4 +394,18 @@ out:
     free(key);
     free(cert);
     return rc;
+}
+
+int pki_endpoint(const char *dir, char *out, size_t cap)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/server.pem", dir);
+    char *pem = read_text(path);
+    if (!pem) return UMBRA_ENOTFOUND;
+    struct cert_info info;
+    int rc = cert_parse((const uint8_t *)pem, strlen(pem) + 1, &info, NULL, 0);
+    free(pem);
+    if (rc) return rc;
+    cert_endpoint_name(&info, out, cap);
+    return 0;
 }

@@ -54,4 +54,11 @@ int pki_issue_from_csr(const char *csr_pem, int days, const char *issuer_cert_pe
 int pki_init_data_dir(const char *dir, const char *const *hosts, bool *created, char *err,
                       size_t errlen);
 
+/*
+ * The endpoint devices connect to, from DIR/server.pem (see
+ * cert_endpoint_name). Returns 0, UMBRA_ENOTFOUND when there is no server
+ * certificate yet, UMBRA_EINVAL when it does not parse.
+ */
+int pki_endpoint(const char *dir, char *out, size_t cap);
+
 #endif

@@ -30,6 +30,7 @@ struct tls_context {
     mbedtls_x509_crt own_cert;
     mbedtls_x509_crt ca;
     mbedtls_pk_context key;
+    unsigned refs; /* the owner's, plus one per connection made from it */
     bool is_server;
     char *server_name;
     char *alpn_copy[MAX_ALPN + 1];
@@ -92,6 +93,9 @@ static int on_sni(void *p, mbedtls_ssl_context *ssl, const unsigned char *name, 
     (void)p;
     struct tls_conn *c = (struct tls_conn *)ssl;
     if (len >= sizeof c->sni) return -1;
+    /* A host name is printable ASCII; anything else would end up in logs. */
+    for (size_t i = 0; i < len; i++)
+        if (name[i] <= 0x20 || name[i] >= 0x7f) return -1;
     memcpy(c->sni, name, len);
     c->sni[len] = '\0';
     return 0; /* one certificate for every name the client asks for */
@@ -156,6 +160,7 @@ int tls_context_new(struct tls_context **out, const struct tls_options *o, char 
     mbedtls_x509_crt_init(&t->own_cert);
     mbedtls_x509_crt_init(&t->ca);
     mbedtls_pk_init(&t->key);
+    t->refs = 1;
     t->is_server = o->is_server;
     int rc = mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy,
                                    (const unsigned char *)"umbra", 5);
@@ -200,7 +205,7 @@ int tls_context_new(struct tls_context **out, const struct tls_options *o, char 
 
 void tls_context_free(struct tls_context *t)
 {
-    if (!t) return;
+    if (!t || --t->refs > 0) return;
     mbedtls_ssl_config_free(&t->conf);
     mbedtls_ctr_drbg_free(&t->drbg);
     mbedtls_entropy_free(&t->entropy);
@@ -218,6 +223,7 @@ struct tls_conn *tls_conn_new(struct tls_context *ctx)
     struct tls_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->ctx = ctx;
+    ctx->refs++;
     mbedtls_ssl_init(&c->ssl);
     if (mbedtls_ssl_setup(&c->ssl, &ctx->conf) ||
         (ctx->server_name && mbedtls_ssl_set_hostname(&c->ssl, ctx->server_name))) {
@@ -234,6 +240,7 @@ void tls_conn_free(struct tls_conn *c)
     mbedtls_ssl_free(&c->ssl);
     buf_free(&c->in);
     buf_free(&c->out);
+    tls_context_free(c->ctx);
     free(c);
 }
 

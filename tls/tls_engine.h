@@ -37,8 +37,9 @@ struct tls_options {
 /*
  * Load keys and certificates and set up TLS 1.2 with ECDHE and AEAD
  * suites. Returns 0, or UMBRA_EINVAL / UMBRA_EIO / UMBRA_ENOMEM with a
- * message in err. Caller frees with tls_context_free() after every
- * connection made from it is freed.
+ * message in err. The caller releases it with tls_context_free(); every
+ * connection made from it holds a reference too, so a context replaced
+ * (new server certificate) lives on until its last connection is freed.
  */
 int tls_context_new(struct tls_context **out, const struct tls_options *opt, char *err,
                     size_t errlen);

@@ -57,8 +57,8 @@ class Broker:
     def start(self):
         self.log = open(self.log_path, "ab")
         cmd = [UMBRAD, "--data-dir", self.data_dir, "--mqtt", self.listen, "--sys-interval", "0"] + self.args
-        if self.tls_port:
-            cmd += ["--mqtts", "127.0.0.1:%d" % self.tls_port]
+        # TLS on a free port, or off: the default 0.0.0.0:8883 is for production.
+        cmd += ["--mqtts", "127.0.0.1:%d" % self.tls_port if self.tls_port else "off"]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
         try:
             wait_port(self.host, self.port, self.proc, 10 * SLOW)

@@ -1,13 +1,19 @@
 """MQTT over TLS with X.509 client certificates: the AWS IoT getting-started flow."""
+import datetime
 import json
 import os
+import shutil
+import signal
+import socket
 import ssl
 import subprocess
 import time
 
 import paho.mqtt.client as mqtt
 import pytest
+from cryptography.hazmat.primitives import serialization
 
+from certs import make_cert, write_pair
 from conftest import UMBRACTL
 
 
@@ -134,3 +140,156 @@ def test_certificates_survive_restart(tls_broker):
     assert ok
     c.disconnect()
     c.loop_stop()
+
+
+# ---- the rest of the trust rules: validity, CAs, handshake ----
+
+def register_without_ca(b, cert_path):
+    return ctl(b, "register-certificate-without-ca", "--certificate-pem", "file://" + cert_path,
+               "--status", "ACTIVE")
+
+
+def test_expired_certificate_refused(tls_broker, tmp_path):
+    b = tls_broker
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert, key, _, _ = make_cert("short-lived", not_before=now - datetime.timedelta(hours=1),
+                                not_after=now + datetime.timedelta(seconds=2))
+    cpath, kpath = write_pair(tmp_path, "short", cert, key)
+    out = register_without_ca(b, cpath)
+    c, ok, _, _ = paho(b, cpath, kpath, "short-lived")
+    assert ok  # valid now
+    c.disconnect()
+    c.loop_stop()
+    time.sleep(max(0.0, (now + datetime.timedelta(seconds=3) -
+                         datetime.datetime.now(datetime.timezone.utc)).total_seconds()))
+    c, ok, _, _ = paho(b, cpath, kpath, "short-lived")
+    assert not ok
+    c.loop_stop()
+    assert "certificate %s: certificate expired" % out["certificateId"] in b.logs()
+
+
+def test_certificate_not_yet_valid_refused(tls_broker, tmp_path):
+    b = tls_broker
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert, key, _, _ = make_cert("future", not_before=now + datetime.timedelta(days=1),
+                                not_after=now + datetime.timedelta(days=2))
+    cpath, kpath = write_pair(tmp_path, "future", cert, key)
+    out = register_without_ca(b, cpath)
+    c, ok, _, _ = paho(b, cpath, kpath, "future")
+    assert not ok
+    c.loop_stop()
+    assert "certificate %s: certificate not yet valid" % out["certificateId"] in b.logs()
+
+
+def test_device_of_a_registered_ca_connects_while_the_ca_is_active(tls_broker, tmp_path):
+    b = tls_broker
+    ca_pem, ca_key, ca_cert, ca_k = make_cert("fleet-ca", ca=True)
+    ca_path, _ = write_pair(tmp_path, "fleet-ca", ca_pem, ca_key)
+    ca = ctl(b, "register-ca-certificate", "--ca-certificate", "file://" + ca_path,
+             "--set-as-active")
+    dev_pem, dev_key, _, _ = make_cert("fleet-device", issuer=(ca_cert, ca_k))
+    dpath, kpath = write_pair(tmp_path, "device", dev_pem, dev_key)
+    dev = ctl(b, "register-certificate", "--certificate-pem", "file://" + dpath, "--set-as-active")
+    c, ok, _, state = paho(b, dpath, kpath, "fleet-device")
+    assert ok
+    # The CA set INACTIVE: its devices are cut off, connected or not.
+    ctl(b, "update-ca-certificate", "--certificate-id", ca["certificateId"], "--new-status",
+        "INACTIVE")
+    deadline = time.monotonic() + 3
+    while "disconnected" not in state and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "disconnected" in state
+    c.loop_stop()
+    c, ok, _, _ = paho(b, dpath, kpath, "fleet-device")
+    assert not ok
+    c.loop_stop()
+    assert "certificate %s: CA certificate not ACTIVE" % dev["certificateId"] in b.logs()
+
+
+def tls_socket(b, cert, key, alpn=None, sni="localhost", verify=True):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if verify:
+        ctx.load_verify_locations(os.path.join(b.data_dir, "ca.pem"))
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(cert, key)
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    raw = socket.create_connection(("127.0.0.1", b.tls_port), timeout=10)
+    return ctx.wrap_socket(raw, server_hostname=sni)
+
+
+def mqtt_connect(sock, client_id):
+    cid = client_id.encode()
+    body = b"\x00\x04MQTT\x04\x02\x00\x3c" + len(cid).to_bytes(2, "big") + cid
+    sock.sendall(bytes([0x10, len(body)]) + body)
+    return sock.recv(4)
+
+
+@pytest.mark.parametrize("alpn", [["x-amzn-mqtt-ca"], ["mqtt"], None])
+def test_alpn_protocols_of_aws_and_mqtt_accepted(tls_broker, alpn):
+    b = tls_broker
+    _, cert, key = make_device(b, "alpn-%s" % (alpn[0] if alpn else "none"))
+    s = tls_socket(b, cert, key, alpn=alpn)
+    assert s.selected_alpn_protocol() == (alpn[0] if alpn else None)
+    assert mqtt_connect(s, "alpn") == b"\x20\x02\x00\x00"
+    s.close()
+    if alpn:
+        assert "alpn=%s" % alpn[0] in b.log_line("client connected: id=alpn ")
+
+
+def test_any_server_name_accepted_like_an_aws_endpoint(tls_broker):
+    b = tls_broker
+    _, cert, key = make_device(b, "sni")
+    name = "a3voqmfbv77hzi-ats.iot.us-west-2.amazonaws.com"
+    s = tls_socket(b, cert, key, sni=name, verify=False)
+    assert mqtt_connect(s, "sni") == b"\x20\x02\x00\x00"
+    s.close()
+    assert "sni=" + name in b.log_line("client connected: id=sni ")
+
+
+def test_silent_tls_client_dropped_after_the_handshake_timeout(start_broker):
+    b = start_broker("--tls-handshake-timeout", "1", tls=True)
+    s = socket.create_connection(("127.0.0.1", b.tls_port), timeout=10)
+    t0 = time.monotonic()
+    assert s.recv(1) == b""  # closed by the broker, not by our timeout
+    assert 0.9 < time.monotonic() - t0 < 4
+    s.close()
+    assert "handshake not finished in 1s" in b.logs()
+
+
+def test_sighup_reloads_the_server_certificate_without_dropping_clients(start_broker, tmp_path):
+    cert_path, key_path = str(tmp_path / "server.pem"), str(tmp_path / "server.key")
+    probe = start_broker(tls=True)  # makes a CA and server certificate to start with
+    shutil.copy(os.path.join(probe.data_dir, "server.pem"), cert_path)
+    shutil.copy(os.path.join(probe.data_dir, "server.key"), key_path)
+    b = start_broker("--tls-cert", cert_path, "--tls-key", key_path, tls=True)
+    _, cert, key = make_device(b, "steady")
+    before = tls_socket(b, cert, key, verify=False)
+    assert mqtt_connect(before, "steady") == b"\x20\x02\x00\x00"
+    old_der = before.getpeercert(binary_form=True)
+
+    new_pem, new_key, new_cert, _ = make_cert("localhost", dns=["localhost"])
+    write_pair(tmp_path, "server", new_pem, new_key)
+    b.proc.send_signal(signal.SIGHUP)
+    b.wait_log("reload: new TLS connections use")
+
+    after = tls_socket(b, cert, key, verify=False)
+    assert after.getpeercert(binary_form=True) == new_cert.public_bytes(
+        serialization.Encoding.DER) != old_der
+    assert mqtt_connect(after, "fresh") == b"\x20\x02\x00\x00"
+    # The connection made before the reload still works: PINGREQ, PINGRESP.
+    before.sendall(b"\xc0\x00")
+    assert before.recv(2) == b"\xd0\x00"
+    before.close()
+    after.close()
+
+    # A broken file is refused and the current certificate kept.
+    with open(cert_path, "w") as f:
+        f.write("not a certificate")
+    b.proc.send_signal(signal.SIGHUP)
+    b.wait_log("reload: kept the current server certificate")
+    again = tls_socket(b, cert, key, verify=False)
+    assert again.getpeercert(binary_form=True) == new_cert.public_bytes(serialization.Encoding.DER)
+    again.close()

@@ -45,7 +45,10 @@ static int setup(void **state)
         " -out dev.csr -subj '/CN=device-1' 2>/dev/null"
         " && openssl x509 -req -in dev.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out dev.pem"
         " -days 2 2>/dev/null && openssl x509 -in dev.pem -outform der | sha256sum | cut -c1-64 >"
-        " dev.id",
+        " dev.id"
+        " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key"
+        " -out srv.pem -days 2 -subj /CN=srv -addext"
+        " subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:broker.example.test,DNS:b2 2>/dev/null",
         dir);
     return 0;
 }
@@ -120,6 +123,29 @@ static void test_garbage_is_refused(void **state)
     assert_int_equal(cert_parse(bytes, sizeof bytes, &info, NULL, 0), UMBRA_EINVAL);
 }
 
+static void test_dns_names_and_endpoint(void **state)
+{
+    (void)state;
+    char p[128];
+    static uint8_t pem[16384];
+    struct cert_info info;
+    char endpoint[64];
+    path(p, "srv.pem");
+    size_t n = slurp(p, pem, sizeof pem);
+    assert_int_equal(cert_parse(pem, n + 1, &info, NULL, 0), 0);
+    /* Only dNSName entries, in order; the IP address is not a name. */
+    assert_string_equal(info.dns_names, "localhost,broker.example.test,b2");
+    cert_endpoint_name(&info, endpoint, sizeof endpoint);
+    assert_string_equal(endpoint, "broker.example.test");
+    /* Without any other name, localhost. */
+    path(p, "dev.pem");
+    n = slurp(p, pem, sizeof pem);
+    assert_int_equal(cert_parse(pem, n + 1, &info, NULL, 0), 0);
+    assert_string_equal(info.dns_names, "");
+    cert_endpoint_name(&info, endpoint, sizeof endpoint);
+    assert_string_equal(endpoint, "localhost");
+}
+
 static void test_arn(void **state)
 {
     (void)state;
@@ -134,6 +160,7 @@ int main(void)
         cmocka_unit_test(test_id_matches_openssl_sha256_of_der),
         cmocka_unit_test(test_der_input_and_ca_flag),
         cmocka_unit_test(test_garbage_is_refused),
+        cmocka_unit_test(test_dns_names_and_endpoint),
         cmocka_unit_test(test_arn),
     };
     return cmocka_run_group_tests_name("cert", tests, setup, teardown);

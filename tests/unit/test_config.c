@@ -22,6 +22,9 @@ static void test_defaults_are_valid(void **state)
     assert_int_equal(config_validate(&c, err, sizeof err), 0);
     assert_string_equal(c.data_dir, "./var");
     assert_null(c.mqtt);
+    assert_string_equal(c.mqtts, "0.0.0.0:8883"); /* like AWS IoT's device gateway */
+    assert_null(c.hosts);                         /* loopback and this machine's name */
+    assert_int_equal(c.tls_handshake_timeout, 10);
     assert_int_equal(c.max_packet_size, 131072);
     assert_int_equal(c.max_inflight, 100);
     assert_int_equal(c.sys_interval, 10);
@@ -43,6 +46,23 @@ static void test_flag_values(void **state)
                      UMBRA_ECONFIG);
     assert_int_equal(config_set(&c, "no_such_key", "1", err, sizeof err), UMBRA_ENOTFOUND);
     assert_non_null(strstr(err, "no_such_key"));
+    /* A listener is turned off with "off" (or an empty value). */
+    assert_int_equal(config_set(&c, "mqtts", "off", err, sizeof err), 0);
+    assert_null(c.mqtts);
+    assert_int_equal(config_set(&c, "mqtts", "127.0.0.1:8884", err, sizeof err), 0);
+    assert_string_equal(c.mqtts, "127.0.0.1:8884");
+    assert_int_equal(config_set(&c, "mqtts", "", err, sizeof err), 0);
+    assert_null(c.mqtts);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    /* Certificate and key files come in pairs. */
+    assert_int_equal(config_set(&c, "tls_cert", "/etc/umbra/server.pem", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), UMBRA_ECONFIG);
+    assert_non_null(strstr(err, "tls_key"));
+    assert_int_equal(config_set(&c, "tls_key", "/etc/umbra/server.key", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "tls_handshake_timeout", "0", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), UMBRA_ECONFIG);
+    assert_int_equal(config_set(&c, "tls_handshake_timeout", "5", err, sizeof err), 0);
     assert_int_equal(config_set(&c, "mqtt_profile", "bogus", err, sizeof err), 0);
     assert_int_equal(config_validate(&c, err, sizeof err), UMBRA_ECONFIG);
     assert_non_null(strstr(err, "mqtt_profile"));

@@ -71,7 +71,7 @@ static void check_lengths(check_fn fn, char c, size_t max, const char *max_why)
 #define MIN1 "Member must have length greater than or equal to 1"
 #define THING_PAT "Member must satisfy regular expression pattern: [a-zA-Z0-9:_-]+"
 #define ATTR_NAME_PAT "Member must satisfy regular expression pattern: [a-zA-Z0-9_.,@/:#-]+"
-#define ATTR_VALUE_PAT "Member must satisfy regular expression pattern: [a-zA-Z0-9_.,@/:#-]*"
+#define ATTR_VALUE_PAT "Member must satisfy regular expression pattern: [a-zA-Z0-9_.,@/:#=\\[\\]-]*"
 #define POLICY_PAT "Member must satisfy regular expression pattern: [\\w+=,.@-]+"
 #define SHADOW_PAT "Member must satisfy regular expression pattern: [$a-zA-Z0-9:_-]+"
 #define TOKEN_PAT "Member must contain only printable ASCII characters"
@@ -131,10 +131,9 @@ static void test_attribute_value(void **state)
     (void)state;
     static const struct bytes ok[] = {
         B(""),         B("v"),    B("1.2.3"), B("a_b,c@d/e:f#g-h"), B("user@example.com"),
-        B("12:34:56"), B("#tag"), B("-"),     B("/a/b/c"),
+        B("12:34:56"), B("#tag"), B("-"),     B("/a/b/c"), B("a=b"), B("[1]"), B("a]"),
     };
-    /* The model's AttributeValue pattern has no '=', '[' or ']'. */
-    static const struct bytes bad[] = {COMMON_BAD, B("a=b"), B("[1]"), B("a]"), B("a+b"), B("a$b")};
+    static const struct bytes bad[] = {COMMON_BAD, B("a+b"), B("a$b"), B("a b"), B("{x}")};
     run_table(names_check_attribute_value, ok, N(ok), bad, N(bad), ATTR_VALUE_PAT);
     expect_ok(names_check_attribute_value, "", 0);
     check_lengths(names_check_attribute_value, '9', NAMES_ATTRIBUTE_VALUE_MAX,

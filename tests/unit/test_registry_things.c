@@ -257,6 +257,65 @@ static void test_list_filters_and_pages(void **state)
     expect_error(r, registry_list_things, "{\"maxResults\":251}", "InvalidRequestException", 400);
 }
 
+static void test_thing_types(void **state)
+{
+    struct registry *r = *state;
+    struct reg_error e;
+    json_t *t = call(r, registry_create_thing_type,
+                     "{\"thingTypeName\":\"lamp\",\"thingTypeProperties\":"
+                     "{\"thingTypeDescription\":\"a lamp\",\"searchableAttributes\":[\"room\"]}}",
+                     &e);
+    assert_non_null(t);
+    char arn[128];
+    snprintf(arn, sizeof arn, "arn:aws:iot:eu-west-1:%s:thingtype/lamp", registry_account(r));
+    assert_string_equal(json_string_value(json_object_get(t, "thingTypeArn")), arn);
+    assert_int_equal(strlen(json_string_value(json_object_get(t, "thingTypeId"))), 36);
+    json_decref(t);
+    expect_error(r, registry_create_thing_type, "{\"thingTypeName\":\"lamp\"}",
+                 "ResourceAlreadyExistsException", 409);
+    expect_error(r, registry_create_thing_type, "{\"thingTypeName\":\"a b\"}",
+                 "InvalidRequestException", 400);
+    expect_error(r, registry_create_thing_type,
+                 "{\"thingTypeName\":\"x\",\"thingTypeProperties\":{\"searchableAttributes\":"
+                 "[\"a\",\"b\",\"c\",\"d\"]}}",
+                 "InvalidRequestException", 400);
+    expect_error(r, registry_create_thing_type,
+                 "{\"thingTypeName\":\"x\",\"thingTypeProperties\":{\"searchableAttributes\":[1]}}",
+                 "InvalidRequestException", 400);
+    expect_error(r, registry_describe_thing_type, "{\"thingTypeName\":\"ghost\"}",
+                 "ResourceNotFoundException", 404);
+
+    /* Typed things take up to 50 attributes and show their type. */
+    char req[2048] = "{\"thingName\":\"l1\",\"thingTypeName\":\"lamp\",\"attributePayload\":"
+                     "{\"attributes\":{";
+    for (int i = 0; i < 50; i++)
+        snprintf(req + strlen(req), sizeof req - strlen(req), "%s\"a%d\":\"v\"", i ? "," : "", i);
+    strcat(req, "}}}");
+    json_decref(call(r, registry_create_thing, req, &e));
+    json_t *d = call(r, registry_describe_thing, "{\"thingName\":\"l1\"}", &e);
+    assert_string_equal(json_string_value(json_object_get(d, "thingTypeName")), "lamp");
+    json_decref(d);
+
+    /* Deprecated: no new things, and delete waits for the things to go. */
+    json_decref(call(r, registry_deprecate_thing_type, "{\"thingTypeName\":\"lamp\"}", &e));
+    expect_error(r, registry_create_thing, "{\"thingName\":\"l2\",\"thingTypeName\":\"lamp\"}",
+                 "InvalidRequestException", 400);
+    d = call(r, registry_describe_thing_type, "{\"thingTypeName\":\"lamp\"}", &e);
+    json_t *meta = json_object_get(d, "thingTypeMetadata");
+    assert_true(json_is_true(json_object_get(meta, "deprecated")));
+    assert_true(json_is_integer(json_object_get(meta, "deprecationDate")));
+    json_decref(d);
+    expect_error(r, registry_delete_thing_type, "{\"thingTypeName\":\"lamp\"}",
+                 "InvalidRequestException", 400);
+    json_decref(call(r, registry_delete_thing, "{\"thingName\":\"l1\"}", &e));
+    json_decref(call(r, registry_delete_thing_type, "{\"thingTypeName\":\"lamp\"}", &e));
+    json_t *l = call(r, registry_list_thing_types, "{}", &e);
+    assert_int_equal(json_array_size(json_object_get(l, "thingTypes")), 0);
+    json_decref(l);
+    expect_error(r, registry_deprecate_thing_type, "{\"thingTypeName\":\"lamp\"}",
+                 "ResourceNotFoundException", 404);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +327,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_merge_replace_and_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_with_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_filters_and_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thing_types, setup, teardown),
     };
     return cmocka_run_group_tests_name("registry_things", tests, NULL, NULL);
 }

@@ -218,6 +218,57 @@ static void test_garbage_ciphertext_fails_cleanly(void **state)
     tls_context_free(sctx);
 }
 
+/* A context replaced on reload is released by its owner while its
+ * connections live on: they finish their handshake and talk on it. */
+static void test_released_context_lives_while_its_connections_do(void **state)
+{
+    (void)state;
+    struct tls_options so = {.is_server = true, .cert_file = p_srv, .key_file = p_srv_key};
+    struct tls_options co = {.ca_file = p_ca, .server_name = "localhost"};
+    struct tls_context *sctx, *cctx;
+    char err[256];
+    assert_int_equal(tls_context_new(&sctx, &so, err, sizeof err), 0);
+    assert_int_equal(tls_context_new(&cctx, &co, err, sizeof err), 0);
+    struct tls_conn *s = tls_conn_new(sctx), *c = tls_conn_new(cctx);
+    tls_context_free(sctx); /* the owner lets go first */
+    tls_context_free(cctx);
+    uint8_t a[4096], b[4096];
+    size_t na = 0, nb = 0;
+    tls_conn_read(c, b, sizeof b, err, sizeof err);
+    assert_int_equal(pump(s, c, a, &na, b, &nb), 0);
+    assert_true(tls_conn_is_established(s));
+    assert_int_equal(tls_conn_write(c, (const uint8_t *)"ping", 4), 0);
+    na = nb = 0;
+    assert_int_equal(pump(s, c, a, &na, b, &nb), 0);
+    assert_int_equal(na, 4);
+    assert_memory_equal(a, "ping", 4);
+    tls_conn_free(s); /* the last reference frees the context (ASan checks) */
+    tls_conn_free(c);
+}
+
+/* A ClientHello whose server name holds a control byte is refused: the
+ * name would be written to the log. */
+static void test_server_name_with_control_bytes_refused(void **state)
+{
+    (void)state;
+    struct tls_options so = {.is_server = true, .cert_file = p_srv, .key_file = p_srv_key};
+    struct tls_options co = {.server_name = "evil\nhost"};
+    struct tls_context *sctx, *cctx;
+    char err[256];
+    assert_int_equal(tls_context_new(&sctx, &so, err, sizeof err), 0);
+    assert_int_equal(tls_context_new(&cctx, &co, err, sizeof err), 0);
+    struct tls_conn *s = tls_conn_new(sctx), *c = tls_conn_new(cctx);
+    uint8_t a[4096], b[4096];
+    size_t na = 0, nb = 0;
+    tls_conn_read(c, b, sizeof b, err, sizeof err);
+    assert_true(pump(s, c, a, &na, b, &nb) < 0);
+    assert_false(tls_conn_is_established(s));
+    tls_conn_free(s);
+    tls_conn_free(c);
+    tls_context_free(sctx);
+    tls_context_free(cctx);
+}
+
 static void test_bad_files_are_reported(void **state)
 {
     (void)state;
@@ -238,6 +289,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mutual_tls_handshake_and_data),
+        cmocka_unit_test(test_released_context_lives_while_its_connections_do),
+        cmocka_unit_test(test_server_name_with_control_bytes_refused),
         cmocka_unit_test(test_client_without_certificate_is_visible_after_handshake),
         cmocka_unit_test(test_client_rejects_wrong_server_name),
         cmocka_unit_test(test_garbage_ciphertext_fails_cleanly),
