@@ -78,14 +78,15 @@ e2e: all
 	  SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 # Fuzzers always build with clang, libFuzzer and ASan/UBSan, from the sources.
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Ibroker -Itls -fsanitize=fuzzer,address,undefined \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Ibroker -Itls -Iregistry \
+               -fsanitize=fuzzer,address,undefined \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# The pure modules only: what a fuzzer exercises must not need a loop or sockets.
+# Modules that need no loop or sockets: the pure ones, and the registry over SQLite.
 FUZZ_LIB_SRCS := $(filter broker/mqtt_% broker/error.c broker/strmap.c broker/trie.c \
                   broker/retain.c broker/levelset.c broker/config.c broker/log.c broker/profile.c broker/buf.c \
-                  broker/session.c broker/message.c tls/cert.c,$(LIB_SRCS))
+                  broker/session.c broker/message.c tls/cert.c tls/pki.c registry/%,$(LIB_SRCS))
 
-build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard broker/*.h)
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard broker/*.h registry/*.h tls/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS)
 
