@@ -1,0 +1,131 @@
+"""examples/: the lecture's getting-started flow (getting-started.sh) and its paho program
+(motion_sensor.py), run as a user would, against a real umbrad over TLS."""
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+
+from conftest import SLOW, UMBRACTL, free_port
+from helpers import PahoClient
+from test_tls import ctl
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../examples")
+SCRIPT = os.path.join(EXAMPLES, "getting-started.sh")
+SENSOR = os.path.join(EXAMPLES, "motion_sensor.py")
+THING = "IoT-motion-sensor"
+SHADOW_UPDATE = "$aws/things/%s/shadow/update" % THING
+
+
+def run(cmd, timeout, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout * SLOW, **kw)
+
+
+def getting_started(b, cert_dir):
+    """Run getting-started.sh against b's data dir; return (its output, the command it printed)."""
+    env = dict(os.environ, UMBRACTL=UMBRACTL, PORT=str(b.tls_port), ENDPOINT="localhost")
+    r = run(["sh", SCRIPT, b.data_dir, cert_dir], 60, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # The last lines: "  PYTHON .../motion_sensor.py ... \" continued over lines.
+    tail = r.stdout[r.stdout.rindex("\n\n") + 2:]
+    cmd = shlex.split(tail.replace("\\\n", " "))
+    assert "python3" in cmd[0] and os.path.samefile(cmd[1], SENSOR), tail
+    return r.stdout, [sys.executable] + cmd[1:]
+
+
+def test_getting_started_then_motion_sensor(start_broker, tmp_path):
+    b = start_broker(tls=True)
+    # The TLS and plain listeners share one broker: watch the shadow topic on the plain one.
+    sub = PahoClient(b, "watcher")
+    sub.subscribe(SHADOW_UPDATE, 1)
+    sub.subscribe(SHADOW_UPDATE + "/accepted", 1)
+
+    certs = str(tmp_path / "certs")
+    out, cmd = getting_started(b, certs)
+    cert_id = re.search(r"certificateId:\s+([0-9a-f]{64})", out).group(1)
+    for f in ("certificate.pem.crt", "public.pem.key", "private.pem.key"):
+        assert os.path.getsize(os.path.join(certs, f)) > 0
+    assert ctl(b, "describe-certificate", "--certificate-id",
+               cert_id)["certificateDescription"]["status"] == "ACTIVE"
+    principals = ctl(b, "list-thing-principals", "--thing-name", THING)["principals"]
+    assert any(p.endswith("cert/" + cert_id) for p in principals)
+    assert ("--ca %s/ca.pem" % b.data_dir) in " ".join(cmd)
+    assert cmd[cmd.index("--port") + 1] == str(b.tls_port)
+
+    # Run again after the thing got the lecture's attributes (so create-thing now fails with
+    # ResourceAlreadyExistsException): the script carries on and makes a second certificate.
+    ctl(b, "update-thing", "--thing-name", THING, "--attribute-payload",
+        '{"attributes": {"Product-Name": "HC-SR501-Infrared-PIR-Motion-Sensor"}}')
+    out2, _ = getting_started(b, str(tmp_path / "certs2"))
+    assert "thing %s already exists; carrying on" % THING in out2
+    cert_id2 = re.search(r"certificateId:\s+([0-9a-f]{64})", out2).group(1)
+    assert cert_id2 != cert_id
+    principals = ctl(b, "list-thing-principals", "--thing-name", THING)["principals"]
+    assert sorted(p.rsplit("/", 1)[1] for p in principals) == sorted([cert_id, cert_id2])
+
+    t0 = time.monotonic()
+    r = run(cmd + ["--count", "3", "--interval", "0.2", "--pattern", "101"], 30)
+    elapsed = time.monotonic() - t0
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Connection status: successful" in r.stdout
+    assert re.search(r"^Subscribed: 1 \(0,\)", r.stdout, re.M), r.stdout
+    assert len(re.findall(r"^PUBACK received: message \d+ \(\d published\)$", r.stdout, re.M)) == 3
+    assert "(3 published)" in r.stdout
+    assert elapsed < 20 * SLOW
+    sent = [line for line in r.stdout.splitlines() if line.startswith('{"state"')]
+    assert len(sent) == 3
+
+    got = sub.get_all(3)
+    assert [m.topic for m in got] == [SHADOW_UPDATE] * 3
+    assert [m.payload.decode() for m in got] == sent
+    motions = []
+    for m in got:
+        doc = json.loads(m.payload)
+        assert list(doc) == ["state"] and list(doc["state"]) == ["reported"]
+        reported = doc["state"]["reported"]
+        assert sorted(reported) == ["motion", "time"]
+        assert re.fullmatch(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d", reported["time"])
+        motions.append(reported["motion"])
+    assert motions == [1, 0, 1]
+    assert sub.none(0.3)  # nothing on .../update/accepted until device shadows exist
+    sub.close()
+
+    line = b.log_line("client connected", "id=IoT-motion-sensor", "listener=mqtts")
+    assert "cert=" + cert_id in line
+    b.log_line("client disconnected", "id=IoT-motion-sensor", "client sent DISCONNECT")
+
+
+def self_signed(tmp_path):
+    """A certificate and key that no registry has heard of."""
+    subprocess.run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                   "-keyout k.pem -out c.pem -days 1 -subj /CN=intruder", shell=True,
+                   cwd=tmp_path, check=True, capture_output=True, timeout=30)
+    return str(tmp_path / "c.pem"), str(tmp_path / "k.pem")
+
+
+def test_motion_sensor_with_unregistered_certificate_fails(start_broker, tmp_path):
+    b = start_broker(tls=True)
+    cert, key = self_signed(tmp_path)
+    t0 = time.monotonic()
+    r = run([sys.executable, SENSOR, "--endpoint", "localhost", "--port", str(b.tls_port),
+             "--ca", os.path.join(b.data_dir, "ca.pem"), "--cert", cert, "--key", key,
+             "--count", "3", "--interval", "0.2", "--connect-timeout", "5"], 30)
+    elapsed = time.monotonic() - t0
+    assert r.returncode != 0
+    assert elapsed < 10 * SLOW
+    assert "Traceback" not in r.stderr, r.stderr
+    assert re.search(r"^motion_sensor: (connection to localhost:%d refused|TLS handshake with "
+                     r"localhost:%d failed)" % (b.tls_port, b.tls_port), r.stderr, re.M), r.stderr
+    assert "PUBACK" not in r.stdout
+    b.log_line("certificate not registered")
+
+
+def test_motion_sensor_with_nothing_listening_fails(tmp_path):
+    cert, key = self_signed(tmp_path)
+    r = run([sys.executable, SENSOR, "--endpoint", "127.0.0.1", "--port", str(free_port()),
+             "--ca", cert, "--cert", cert, "--key", key, "--count", "1"], 30)
+    assert r.returncode != 0
+    assert re.search(r"^motion_sensor: cannot connect to 127.0.0.1:\d+: ", r.stderr, re.M), r.stderr
+    assert "Traceback" not in r.stderr
