@@ -53,6 +53,8 @@ static const struct key keys[] = {
         "::1 and this machine's host name)"),
     STR(tls_cert, NULL, "server certificate chain PEM (default DATA_DIR/server.pem)"),
     STR(tls_key, NULL, "server private key PEM (default DATA_DIR/server.key)"),
+    STR(mqtt_policy, NULL,
+        "AWS IoT policy document (JSON file) for plain-listener clients (default: allow all)"),
     STR(region, "us-east-1", "AWS region used in ARNs"),
     STR(log_level, "info", "error, warn, info or debug"),
     STR(persist_sync, "normal", "normal (survives a killed daemon) or full (survives power loss)"),

@@ -20,6 +20,7 @@ struct umbra_config {
     char *hosts;                  /* server certificate names; NULL = loopback + hostname */
     char *tls_cert;               /* server certificate PEM; NULL = DATA_DIR/server.pem */
     char *tls_key;                /* its key; NULL = DATA_DIR/server.key */
+    char *mqtt_policy;            /* policy document for plain clients; NULL = allow all */
     char *region;                 /* AWS region in ARNs, default "us-east-1" */
     char *log_level;              /* error|warn|info|debug */
     char *persist_sync;           /* "normal" (survives kill -9) or "full" (power loss) */

@@ -34,6 +34,8 @@ const char *umbra_strerror(int err)
         return "protocol violation";
     case UMBRA_ECONFIG:
         return "bad configuration";
+    case UMBRA_EDENIED:
+        return "not authorized";
     }
     return "unknown error";
 }

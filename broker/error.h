@@ -23,6 +23,7 @@ enum umbra_error {
     UMBRA_EIO = -12,         /* storage or system I/O failed */
     UMBRA_EPROTOCOL = -13,   /* valid packet, wrong at this point of the session */
     UMBRA_ECONFIG = -14,     /* bad configuration value */
+    UMBRA_EDENIED = -15,     /* not authorized by the client's policies */
 };
 
 /* Static string, never freed. Unknown codes give "unknown error". */

@@ -2,6 +2,7 @@
  * handle_connect.c - CONNECT: validation, client id, takeover, session
  * resume or creation, will, keepalive, CONNACK.
  */
+#include "auth.h"
 #include "conn.h"
 #include "tls_engine.h"
 #include "error.h"
@@ -120,14 +121,35 @@ int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
         conn_close(c, rc == UMBRA_ENOMEM ? "out of memory" : "will not allowed");
         return rc;
     }
+    /* iot:Connect on client/ID, and a will needs iot:Publish (and
+     * iot:RetainPublish) on its topic. Refused before any session is
+     * touched: a denied client cannot take over someone else's. AWS closes
+     * an MQTT 3.1.1 connection without CONNACK. */
+    struct umbra_auth *auth;
+    if (auth_open(s, c, m, id, id_len, &auth)) {
+        refuse(c, MQTT_CONNACK_UNAVAILABLE, "out of memory");
+        return UMBRA_ENOMEM;
+    }
+    if (!auth_allows(s, auth, POLICY_CONNECT, id, id_len) ||
+        (m->has_will &&
+         (!auth_allows(s, auth, POLICY_PUBLISH, m->will_topic.ptr, m->will_topic.len) ||
+          (m->will_retain &&
+           !auth_allows(s, auth, POLICY_RETAIN_PUBLISH, m->will_topic.ptr, m->will_topic.len))))) {
+        auth_unref(auth);
+        conn_close(c, "not authorized to connect");
+        return UMBRA_EDENIED;
+    }
 
     uint64_t ops_before = persist_op_count(s->persist);
     bool present;
     struct umbra_session *sess = open_session(c, id, id_len, m->clean_session, &present);
     if (!sess) {
+        auth_unref(auth);
         refuse(c, MQTT_CONNACK_UNAVAILABLE, "out of memory");
         return UMBRA_ENOMEM;
     }
+    auth_unref(sess->auth);
+    sess->auth = auth;
     sess->conn = c;
     sess->profile = profile;
     c->session = sess;

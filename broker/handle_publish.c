@@ -6,6 +6,7 @@
  * routed when the PUBLISH arrives and its packet id remembered until
  * PUBREL, so a re-sent PUBLISH with the same id is not routed twice.
  */
+#include "auth.h"
 #include "conn.h"
 #include "error.h"
 #include "log.h"
@@ -43,6 +44,16 @@ int handle_publish(struct umbra_conn *c, const struct mqtt_publish *p, const str
     if (!mqtt_topic_within_limits(p->topic.ptr, p->topic.len, &profile->topic_limits)) {
         conn_close(c, "topic exceeds the listener's limits");
         return UMBRA_ETOPIC;
+    }
+    /* A PUBLISH the policies do not allow closes the connection, as AWS
+     * does for MQTT 3.1.1 (no PUBACK). */
+    if (!auth_allows(s, sess->auth, POLICY_PUBLISH, p->topic.ptr, p->topic.len) ||
+        (p->retain &&
+         !auth_allows(s, sess->auth, POLICY_RETAIN_PUBLISH, p->topic.ptr, p->topic.len))) {
+        s->stats.publish_denied++;
+        conn_close(c, p->retain ? "not authorized to publish (retained) to this topic"
+                                : "not authorized to publish to this topic");
+        return UMBRA_EDENIED;
     }
     s->stats.msgs_received++;
 

@@ -9,6 +9,7 @@
 #include "persist.h"
 #include "profile.h"
 #include "retain.h"
+#include "auth.h"
 #include "router.h"
 #include "trie.h"
 
@@ -23,10 +24,9 @@ struct retained_ctx {
 
 static void send_retained(void *ctx, const char *topic, size_t len, void *m)
 {
-    (void)topic;
-    (void)len;
     struct retained_ctx *r = ctx;
     struct umbra_msg *msg = m;
+    if (!auth_allows(r->s, r->sess->auth, POLICY_RECEIVE, topic, len)) return;
     uint8_t qos = msg->qos < r->granted ? msg->qos : r->granted;
     router_deliver(r->s, r->sess, msg, qos, true);
 }
@@ -62,6 +62,9 @@ static int subscribe_one(struct umbra_conn *c, const struct mqtt_str *filter, ui
     const struct umbra_profile *profile = conn_listener(c)->profile;
     if (qos == 2 && profile->qos2_disconnects) return UMBRA_EPROTOCOL;
     if (!mqtt_topic_within_limits(filter->ptr, filter->len, &profile->topic_limits))
+        return MQTT_SUBACK_FAILURE;
+    /* iot:Subscribe on topicfilter/FILTER, '+' and '#' taken literally. */
+    if (!auth_allows(s, sess->auth, POLICY_SUBSCRIBE, filter->ptr, filter->len))
         return MQTT_SUBACK_FAILURE;
     /* The broker's limit, tightened by the profile's (AWS: 50). It also
      * bounds the session's linear filter list. */

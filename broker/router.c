@@ -9,6 +9,8 @@
  */
 #include "router.h"
 
+#include "auth.h"
+
 #include "conn.h"
 #include "error.h"
 #include "log.h"
@@ -280,6 +282,8 @@ void router_publish(struct umbra_server *s, const char *topic, size_t topic_len,
     size_t hdr0_len = 0; /* the QoS 0 header, encoded once for all targets */
     for (uint32_t i = 0; i < s->ntargets; i++) {
         struct umbra_session *sess = s->targets[i].session;
+        /* iot:Receive, for every delivery (a cached decision per topic). */
+        if (sess->auth && !auth_allows(s, sess->auth, POLICY_RECEIVE, topic, topic_len)) continue;
         uint8_t q = s->targets[i].qos < qos ? s->targets[i].qos : qos;
         if (q == 0 && sess->conn && can_send_now(s, sess, 0)) {
             if (!hdr0_len) hdr0_len = encode_qos0_header(s, topic, topic_len, payload_len);

@@ -9,6 +9,7 @@
  */
 #include "server.h"
 
+#include "auth.h"
 #include "conn.h"
 #include "error.h"
 #include "log.h"
@@ -125,6 +126,8 @@ static void drop_session_messages(struct umbra_server *s, struct umbra_session *
 
 void server_session_destroy(struct umbra_server *s, struct umbra_session *sess)
 {
+    auth_unref(sess->auth);
+    sess->auth = NULL;
     for (uint32_t i = 0; i < sess->nsubs; i++)
         trie_unsubscribe(s->trie, sess->subs[i].filter, sess->subs[i].len, sess);
     drop_session_messages(s, sess);
@@ -375,6 +378,7 @@ void server_refresh_registry(struct umbra_server *s)
         log_error("cannot reload certificates from the registry");
         return;
     }
+    auth_refresh_all(s);
     struct conn_list *n = s->conns.next;
     while (n != &s->conns) {
         struct conn_list *next = n->next;
@@ -471,7 +475,7 @@ static void announce_first_start(const struct umbra_config *cfg)
 static int start_tls_listener(struct umbra_server *s)
 {
     const struct umbra_config *cfg = s->cfg;
-    char err[512], path[4096];
+    char err[512];
     const char *hosts[17] = {0};
     char *list;
     if (certificate_hosts(cfg, &list)) return UMBRA_ENOMEM;
@@ -492,12 +496,6 @@ static int start_tls_listener(struct umbra_server *s)
         log_error("TLS: %s", err);
         return rc;
     }
-    snprintf(path, sizeof path, "%s/umbra.db", cfg->data_dir);
-    if ((rc = registry_open(&s->registry, path, cfg->region, err, sizeof err))) {
-        log_error("%s", err);
-        return rc;
-    }
-    registry_change_counter(s->registry, &s->registry_counter);
     if ((rc = load_trust(s))) return rc;
     s->tls_plain_size = 16384 + 1024;
     s->tls_plain = malloc(s->tls_plain_size);
@@ -581,6 +579,14 @@ int server_start(struct umbra_server *s)
     }
     rc = persist_start(s->persist, s->loop, on_committed, s);
     if (rc) return rc;
+    /* The registry: identities, policies, things (never on the message path). */
+    char err[512];
+    if ((rc = registry_open(&s->registry, path, cfg->region, err, sizeof err))) {
+        log_error("%s", err);
+        return rc;
+    }
+    registry_change_counter(s->registry, &s->registry_counter);
+    if ((rc = auth_server_init(s))) return rc;
 
     uv_prepare_init(s->loop, &s->flush_handle);
     s->flush_handle.data = s;
@@ -655,13 +661,16 @@ void server_free(struct umbra_server *s)
         size_t kl;
         void *v;
         strmap_iter_init(&it, s->sessions);
-        while (strmap_next(&it, &k, &kl, &v))
+        while (strmap_next(&it, &k, &kl, &v)) {
+            auth_unref(((struct umbra_session *)v)->auth);
             session_free(v);
+        }
         strmap_free(s->sessions);
     }
     trie_free(s->trie);
     retain_free(s->retained);
     free_trust(s->trust);
+    auth_server_free(s);
     registry_close(s->registry);
     tls_context_free(s->tls);
     free(s->tls_plain);

@@ -34,6 +34,7 @@ struct umbra_stats {
     uint64_t connections_total;
     uint64_t clients_connected;
     uint64_t clients_maximum;
+    uint64_t publish_denied; /* PUBLISH refused by policy (the client is disconnected) */
 };
 
 /* Intrusive doubly linked list node. */
@@ -69,6 +70,12 @@ struct umbra_server {
      * listener, a cache of what admitting a certificate needs. */
     struct registry *registry;
     struct strmap *trust; /* certificate id -> struct trust_entry */
+    /* Authorization (auth.c): policy sets by principal ARN, the plain
+     * listener's policy, every client's auth, "arn:aws:iot:REGION:ACCOUNT:". */
+    struct strmap *policy_sets;
+    struct policy_set *plain_policies;
+    struct conn_list auths;
+    char arn_prefix[96];
     uint64_t registry_counter;
     struct tls_context *tls;
     uint8_t *tls_plain; /* decrypted bytes of one read, shared like read_buf */

@@ -77,6 +77,10 @@ struct umbra_session {
     uint16_t *incoming_qos2;
     uint32_t nincoming_qos2, incoming_qos2_cap;
 
+    /* What this client may do (broker/auth.h); NULL when everything. Held
+     * by the session so deliveries while offline are checked too. */
+    struct umbra_auth *auth;
+
     uint16_t last_packet_id;
     uint64_t next_seq;
     uint64_t dropped; /* messages dropped because the queue was full */

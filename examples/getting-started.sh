@@ -1,10 +1,12 @@
 #!/bin/sh
 # getting-started.sh - the AWS IoT "get started with a Raspberry Pi" registry
-# steps, against a local Umbra broker with umbractl instead of the AWS console:
+# steps, against a local Umbra broker with umbractl instead of the AWS console
+# (thing, certificate, attachment, policy):
 #
 #   1. create a thing         IoT-motion-sensor
 #   2. create keys and an ACTIVE certificate, saved to CERT_DIR
 #   3. attach the certificate to the thing
+#   4. create IoT-motion-sensor-Policy (the thing's own shadow topics) and attach it
 #
 # then print the command that runs examples/motion_sensor.py with them.
 #
@@ -78,6 +80,25 @@ echo "certificateId:  $CERT_ID"
 # 3. Attach the certificate (the principal) to the thing.
 echo "== umbractl attach-thing-principal --thing-name $THING_NAME --principal $ARN"
 ctl attach-thing-principal --thing-name "$THING_NAME" --principal "$ARN"
+
+# 4. A policy: what the device may do. This one is scoped to the thing: it may
+#    connect only with the thing's name as client id and use only its own
+#    shadow topics. create-policy fails if it exists already; that is fine.
+POLICY=${THING_NAME}-Policy
+echo "== umbractl create-policy --policy-name $POLICY"
+ctl create-policy --policy-name "$POLICY" --policy-document '{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Effect": "Allow", "Action": "iot:Connect",
+     "Resource": "arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"},
+    {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"],
+     "Resource": "arn:aws:iot:*:*:topic/$aws/things/${iot:Connection.Thing.ThingName}/shadow/*"},
+    {"Effect": "Allow", "Action": "iot:Subscribe",
+     "Resource": "arn:aws:iot:*:*:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/shadow/*"}
+  ]
+}' 2>/dev/null || echo "policy $POLICY already exists; carrying on"
+echo "== umbractl attach-policy --policy-name $POLICY --target $ARN"
+ctl attach-policy --policy-name "$POLICY" --target "$ARN"
 
 # A python3 that has paho-mqtt, for the printed command.
 PYTHON=${PYTHON:-python3}

@@ -45,6 +45,21 @@ static const registry_op ops[] = {
     registry_list_thing_principals,
     registry_list_principal_things,
     registry_describe_endpoint,
+    registry_create_policy,
+    registry_get_policy,
+    registry_list_policies,
+    registry_delete_policy,
+    registry_create_policy_version,
+    registry_get_policy_version,
+    registry_list_policy_versions,
+    registry_set_default_policy_version,
+    registry_delete_policy_version,
+    registry_attach_policy,
+    registry_detach_policy,
+    registry_list_attached_policies,
+    registry_list_targets_for_policy,
+    registry_get_effective_policies,
+    registry_test_authorization,
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 

@@ -256,8 +256,9 @@ static void expand(const struct policy *pol, const char *text, const struct poli
         put(o, t, (size_t)(open - t), false);
         char name[256];
         size_t nl = (size_t)(close - open - 2);
-        if (nl >= sizeof name) {
-            put(o, open, (size_t)(close + 1 - open), false);
+        if (nl >= sizeof name) { /* no variable has so long a name */
+            put(o, open, (size_t)(close + 1 - open), true);
+            o->unresolved = true;
             t = close + 1;
             continue;
         }
@@ -561,6 +562,8 @@ static int string_list(const json_t *v, const char *field, bool scalars_ok, char
             s = json_is_true(e) ? "true" : "false";
         else if (json_is_integer(e))
             snprintf(num, sizeof num, "%lld", (long long)json_integer_value(e)), s = num;
+        else if (json_is_real(e))
+            snprintf(num, sizeof num, "%.15g", json_real_value(e)), s = num;
         if (!s) {
             free_strings(list, i);
             return malformed(err, errlen,
@@ -720,11 +723,14 @@ static int compile_statement(const json_t *s, struct statement *st, char *err, s
     return cond ? compile_condition_block(cond, st, err, errlen) : 0;
 }
 
+/* Characters, not bytes (UTF-8 continuation bytes do not count), without whitespace. */
 static size_t visible_chars(const char *text, size_t len)
 {
     size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        if (!isspace((unsigned char)text[i])) n++;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (!isspace(c) && (c & 0xC0) != 0x80) n++;
+    }
     return n;
 }
 

@@ -390,6 +390,16 @@ int registry_delete_certificate(struct registry *r, const json_t *req, json_t **
     if (attached)
         return reg_fail(e, "DeleteConflictException", 409,
                         "Things must be detached before deletion (arn: %s)", principal);
+    st = reg_prepare(r, "SELECT 1 FROM policy_targets WHERE target = ?1 LIMIT 1", e);
+    if (!st) return UMBRA_EIO;
+    sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
+    bool has_policies = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    /* A trigger removes the attachments of a certificate deleted by force. */
+    if (has_policies && !json_is_true(json_object_get(req, "forceDelete")))
+        return reg_fail(e, "DeleteConflictException", 409,
+                        "Certificate policies must be detached before deletion (arn: %s)",
+                        principal);
     st = reg_prepare(r, "DELETE FROM certificates WHERE id = lower(?1)", e);
     if (!st) return UMBRA_EIO;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);

@@ -131,3 +131,29 @@ int registry_list_principal_things(struct registry *r, const json_t *req, json_t
                        " ORDER BY thing_name",
                        principal, "things", resp, e);
 }
+
+int registry_connection_thing(struct registry *r, const char *principal, const char *client_id,
+                              json_t **thing)
+{
+    struct reg_error e;
+    *thing = NULL;
+    sqlite3_stmt *st = reg_prepare(r,
+                                   "SELECT t.type_name, t.attributes FROM things t"
+                                   " JOIN thing_principals p ON p.thing_name = t.name"
+                                   " WHERE p.principal = ?1 AND t.name = ?2",
+                                   &e);
+    if (!st) return UMBRA_EIO;
+    sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, client_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        json_t *attrs = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
+        *thing = json_pack("{s:s, s:o}", "thingName", client_id, "attributes",
+                           attrs ? attrs : json_object());
+        const char *type = (const char *)sqlite3_column_text(st, 0);
+        if (*thing && type) json_object_set_new(*thing, "thingTypeName", json_string(type));
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW) return *thing ? 1 : UMBRA_ENOMEM;
+    return rc == SQLITE_DONE ? 0 : UMBRA_EIO;
+}

@@ -44,6 +44,21 @@ static const char *const migrations[] = {
     " properties TEXT NOT NULL DEFAULT '{}', deprecated INTEGER NOT NULL DEFAULT 0,"
     " deprecated_at INTEGER, created_at INTEGER NOT NULL);"
     "CREATE INDEX things_by_type ON things(type_name);",
+    /* 4: policies, their versions (ids never reused: next_version counts on)
+     * and their targets. A deleted certificate loses its policy attachments. */
+    "CREATE TABLE policies(name TEXT PRIMARY KEY, created_at INTEGER NOT NULL,"
+    " modified_at INTEGER NOT NULL, generation INTEGER NOT NULL DEFAULT 1,"
+    " next_version INTEGER NOT NULL DEFAULT 2);"
+    "CREATE TABLE policy_versions(policy_name TEXT NOT NULL"
+    " REFERENCES policies(name) ON DELETE CASCADE, version_id TEXT NOT NULL,"
+    " document TEXT NOT NULL, is_default INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL, PRIMARY KEY(policy_name, version_id)) WITHOUT ROWID;"
+    "CREATE TABLE policy_targets(policy_name TEXT NOT NULL REFERENCES policies(name),"
+    " target TEXT NOT NULL, PRIMARY KEY(policy_name, target)) WITHOUT ROWID;"
+    "CREATE INDEX policy_targets_by_target ON policy_targets(target);"
+    "CREATE TRIGGER certificates_drop_policy_targets AFTER DELETE ON certificates BEGIN"
+    " DELETE FROM policy_targets WHERE target LIKE 'arn:aws:iot:%:cert/' || OLD.id;"
+    " END;",
 };
 #define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 

@@ -135,4 +135,61 @@ int registry_list_thing_principals(struct registry *r, const json_t *req, json_t
 int registry_list_principal_things(struct registry *r, const json_t *req, json_t **resp,
                                    struct reg_error *e);
 
+/*
+ * The connection's thing, as AWS defines it for policy variables: the thing
+ * named client_id, if it is attached to the principal. 1 and *thing =
+ * {"thingName", "thingTypeName"?, "attributes"} (caller decrefs), 0 when
+ * there is none, negative on a database error.
+ */
+int registry_connection_thing(struct registry *r, const char *principal, const char *client_id,
+                              json_t **thing);
+
+/*
+ * Policies (policies.c): documents checked with policy/ when stored
+ * (MalformedPolicyException), up to five versions each with one default,
+ * attached to certificate ARNs (at most ten policies per certificate).
+ */
+int registry_create_policy(struct registry *r, const json_t *req, json_t **resp,
+                           struct reg_error *e);
+int registry_get_policy(struct registry *r, const json_t *req, json_t **resp, struct reg_error *e);
+int registry_list_policies(struct registry *r, const json_t *req, json_t **resp,
+                           struct reg_error *e);
+int registry_delete_policy(struct registry *r, const json_t *req, json_t **resp,
+                           struct reg_error *e);
+int registry_create_policy_version(struct registry *r, const json_t *req, json_t **resp,
+                                   struct reg_error *e);
+int registry_get_policy_version(struct registry *r, const json_t *req, json_t **resp,
+                                struct reg_error *e);
+int registry_list_policy_versions(struct registry *r, const json_t *req, json_t **resp,
+                                  struct reg_error *e);
+int registry_set_default_policy_version(struct registry *r, const json_t *req, json_t **resp,
+                                        struct reg_error *e);
+int registry_delete_policy_version(struct registry *r, const json_t *req, json_t **resp,
+                                   struct reg_error *e);
+int registry_attach_policy(struct registry *r, const json_t *req, json_t **resp,
+                           struct reg_error *e);
+int registry_detach_policy(struct registry *r, const json_t *req, json_t **resp,
+                           struct reg_error *e);
+int registry_list_attached_policies(struct registry *r, const json_t *req, json_t **resp,
+                                    struct reg_error *e);
+int registry_list_targets_for_policy(struct registry *r, const json_t *req, json_t **resp,
+                                     struct reg_error *e);
+int registry_get_effective_policies(struct registry *r, const json_t *req, json_t **resp,
+                                    struct reg_error *e);
+/* Evaluates the principal's policies (less policyNamesToSkip, plus
+ * policyNamesToAdd) with iot:ClientId from clientId and iot:CertificateId
+ * from the principal's ARN; other policy variables stay unresolved. */
+int registry_test_authorization(struct registry *r, const json_t *req, json_t **resp,
+                                struct reg_error *e);
+
+/*
+ * For the broker (not the message path): call fn with the default-version
+ * document of every policy attached to principal_arn, ordered by policy
+ * name. The strings are borrowed for the call. 0, or UMBRA_EIO.
+ */
+int registry_principal_policies(struct registry *r, const char *principal_arn,
+                                void (*fn)(void *ctx, const char *policy_name,
+                                           const char *document),
+                                void *ctx);
+
 #endif

@@ -3,10 +3,13 @@
 
 #include "error.h"
 
+#include <mbedtls/oid.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 #include <stdio.h>
+#include <arpa/inet.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 void cert_id_from_der(const uint8_t *der, size_t len, char out[CERT_ID_HEX_LEN + 1])
@@ -115,4 +118,108 @@ void cert_endpoint_name(const struct cert_info *server, char *out, size_t cap)
         p += n + (p[n] == ',');
     }
     snprintf(out, cap, "localhost");
+}
+
+/* Distinguished-name attributes AWS exposes, by OID. */
+static const struct {
+    const char *oid;
+    size_t oid_len;
+    const char *name;
+} dn_fields[] = {
+#define F(o, n)                                                                                    \
+    {                                                                                              \
+        o, sizeof o - 1, n                                                                         \
+    }
+    F(MBEDTLS_OID_AT_CN, "CommonName"),
+    F(MBEDTLS_OID_AT_COUNTRY, "Country"),
+    F(MBEDTLS_OID_AT_ORGANIZATION, "Organization"),
+    F(MBEDTLS_OID_AT_ORG_UNIT, "OrganizationalUnit"),
+    F(MBEDTLS_OID_AT_STATE, "State"),
+    F(MBEDTLS_OID_AT_SERIAL_NUMBER, "SerialNumber"),
+    F(MBEDTLS_OID_AT_TITLE, "Title"),
+    F(MBEDTLS_OID_AT_SUR_NAME, "Surname"),
+    F(MBEDTLS_OID_AT_GIVEN_NAME, "GivenName"),
+    F(MBEDTLS_OID_AT_INITIALS, "Initials"),
+    F(MBEDTLS_OID_AT_PSEUDONYM, "Pseudonym"),
+    F(MBEDTLS_OID_AT_GENERATION_QUALIFIER, "GenerationQualifier"),
+    F(MBEDTLS_OID_AT_DN_QUALIFIER, "DistinguishedNameQualifier"),
+#undef F
+};
+
+static void report_name(const mbedtls_x509_name *n, const char *side,
+                        void (*fn)(void *, const char *, const char *), void *ctx)
+{
+    for (; n; n = n->next) {
+        if (!n->oid.p) continue;
+        for (size_t i = 0; i < sizeof dn_fields / sizeof dn_fields[0]; i++) {
+            if (n->oid.len != dn_fields[i].oid_len ||
+                memcmp(n->oid.p, dn_fields[i].oid, n->oid.len) != 0)
+                continue;
+            char field[64], value[1100];
+            if (n->val.len >= sizeof value || memchr(n->val.p, '\0', n->val.len)) break;
+            memcpy(value, n->val.p, n->val.len);
+            value[n->val.len] = '\0';
+            snprintf(field, sizeof field, "%s.%s", side, dn_fields[i].name);
+            fn(ctx, field, value);
+            break;
+        }
+    }
+}
+
+int cert_policy_fields(const uint8_t *der, size_t len,
+                       void (*fn)(void *ctx, const char *field, const char *value), void *ctx)
+{
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    if (mbedtls_x509_crt_parse_der(&crt, der, len) != 0) {
+        mbedtls_x509_crt_free(&crt);
+        return UMBRA_EINVAL;
+    }
+    report_name(&crt.subject, "Subject", fn, ctx);
+    report_name(&crt.issuer, "Issuer", fn, ctx);
+    for (const mbedtls_x509_sequence *san = &crt.subject_alt_names; san && san->buf.p;
+         san = san->next) {
+        const mbedtls_x509_buf *b = &san->buf;
+        const char *kind = NULL;
+        char value[1100];
+        switch (b->tag) {
+        case MBEDTLS_ASN1_CONTEXT_SPECIFIC | 1:
+            kind = "RFC822Name";
+            break;
+        case MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2:
+            kind = "DNSName";
+            break;
+        case MBEDTLS_ASN1_CONTEXT_SPECIFIC | 6:
+            kind = "UniformResourceIdentifier";
+            break;
+        case MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7:
+            kind = "IPAddress";
+            break;
+        default:
+            continue;
+        }
+        if (b->tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7)) {
+            if ((b->len != 4 && b->len != 16) ||
+                !inet_ntop(b->len == 4 ? AF_INET : AF_INET6, b->p, value, sizeof value))
+                continue;
+        } else {
+            if (b->len >= sizeof value || memchr(b->p, '\0', b->len)) continue;
+            memcpy(value, b->p, b->len);
+            value[b->len] = '\0';
+        }
+        char field[64];
+        snprintf(field, sizeof field, "Subject.AlternativeName.%s", kind);
+        fn(ctx, field, value);
+    }
+    char serial[128];
+    if (mbedtls_x509_serial_gets(serial, sizeof serial, &crt.serial) > 0) {
+        /* mbedTLS writes "0A:1B:..."; AWS shows the serial as one hex string. */
+        size_t w = 0;
+        for (size_t r = 0; serial[r]; r++)
+            if (serial[r] != ':') serial[w++] = serial[r];
+        serial[w] = '\0';
+        fn(ctx, "SerialNumber", serial);
+    }
+    mbedtls_x509_crt_free(&crt);
+    return 0;
 }

@@ -50,6 +50,17 @@ int cert_verify_issuer(const uint8_t *cert, size_t len, const uint8_t *ca, size_
  */
 void cert_endpoint_name(const struct cert_info *server, char *out, size_t cap);
 
+/*
+ * The certificate's fields as AWS IoT names them for policy variables,
+ * without the "iot:Certificate." prefix: "Subject.CommonName",
+ * "Issuer.Organization", "Subject.AlternativeName.DNSName",
+ * "SerialNumber", ... A field that occurs more than once is reported once
+ * per value, in order. Values are the raw text (no escaping). Returns 0,
+ * or UMBRA_EINVAL when der is not a certificate.
+ */
+int cert_policy_fields(const uint8_t *der, size_t len,
+                       void (*fn)(void *ctx, const char *field, const char *value), void *ctx);
+
 /* "arn:aws:iot:REGION:ACCOUNT:cert/ID" into out; returns its length, as snprintf. */
 int cert_arn(char *out, size_t cap, const char *region, const char *account, const char *id);
 

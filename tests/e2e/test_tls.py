@@ -29,7 +29,19 @@ def tls_broker(start_broker):
     return start_broker(tls=True)
 
 
-def make_device(b, name, active=True):
+ALLOW_ALL = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}'
+
+
+def allow_all(b, principal):
+    """Attach a policy that allows everything (tests here are about identity, not policy)."""
+    r = subprocess.run([UMBRACTL, "--data-dir", b.data_dir, "create-policy", "--policy-name",
+                        "allow-all", "--policy-document", ALLOW_ALL], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0 or "ResourceAlreadyExists" in r.stderr, r.stderr
+    ctl(b, "attach-policy", "--policy-name", "allow-all", "--target", principal)
+
+
+def make_device(b, name, active=True, policy=True):
     d = os.path.join(b.data_dir, name)
     os.makedirs(d)
     out = ctl(b, "create-keys-and-certificate", *(["--set-as-active"] if active else []),
@@ -37,6 +49,8 @@ def make_device(b, name, active=True):
               d + "/key.pem")
     ctl(b, "create-thing", "--thing-name", name)
     ctl(b, "attach-thing-principal", "--thing-name", name, "--principal", out["certificateArn"])
+    if policy:
+        allow_all(b, out["certificateArn"])
     return out, d + "/cert.pem", d + "/key.pem"
 
 
@@ -145,8 +159,10 @@ def test_certificates_survive_restart(tls_broker):
 # ---- the rest of the trust rules: validity, CAs, handshake ----
 
 def register_without_ca(b, cert_path):
-    return ctl(b, "register-certificate-without-ca", "--certificate-pem", "file://" + cert_path,
-               "--status", "ACTIVE")
+    out = ctl(b, "register-certificate-without-ca", "--certificate-pem", "file://" + cert_path,
+              "--status", "ACTIVE")
+    allow_all(b, out["certificateArn"])
+    return out
 
 
 def test_expired_certificate_refused(tls_broker, tmp_path):
@@ -190,6 +206,7 @@ def test_device_of_a_registered_ca_connects_while_the_ca_is_active(tls_broker, t
     dev_pem, dev_key, _, _ = make_cert("fleet-device", issuer=(ca_cert, ca_k))
     dpath, kpath = write_pair(tmp_path, "device", dev_pem, dev_key)
     dev = ctl(b, "register-certificate", "--certificate-pem", "file://" + dpath, "--set-as-active")
+    allow_all(b, dev["certificateArn"])
     c, ok, _, state = paho(b, dpath, kpath, "fleet-device")
     assert ok
     # The CA set INACTIVE: its devices are cut off, connected or not.

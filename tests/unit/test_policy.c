@@ -439,6 +439,21 @@ static const struct tcase cases[] = {
     {DOC("{\"Effect\":\"Allow\",\"Action\":\"iot:Connect\",\"Resource\":\"*\",\"Condition\":"
          "{\"StringEquals\":{\"iot:ClientId\":\"dev1\",\"iot:CertificateId\":\"nope\"}}}"),
      POLICY_CONNECT, ARN "client/dev1", &DEV, I},
+    /* Numeric, with integer and decimal values. */
+    {DOC("{\"Effect\":\"Allow\",\"Action\":\"iot:Connect\",\"Resource\":\"*\",\"Condition\":"
+         "{\"NumericLessThan\":{\"iot:Connection.Thing.Attributes[color]\":1.5}}}"),
+     POLICY_CONNECT, ARN "client/dev1", &DEV, I},
+    /* A variable name no variable has (over 255 characters): unresolved, and its text is
+     * literal, '*' included. */
+    {DOC(ALLOW(
+         "\"iot:Publish\"",
+         "\"" ARN "topic/${*"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "xx"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "xx"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx}\"")),
+     POLICY_PUBLISH, ARN "topic/anything", &DEV, I},
     /* Numeric. */
     {DOC("{\"Effect\":\"Allow\",\"Action\":\"iot:Connect\",\"Resource\":\"*\",\"Condition\":"
          "{\"NumericLessThan\":{\"iot:Connection.Thing.Attributes[color]\":\"5\"}}}"),
@@ -600,6 +615,15 @@ static void test_size_limit(void **state)
         if (spaced[i] == ',') with_ws[m++] = '\n';
     }
     assert_int_equal(policy_validate(with_ws, m, err, sizeof err), 0);
+    /* Characters, not bytes: 'é' is two bytes and one character. */
+    char wide[8192];
+    n = (size_t)snprintf(wide, sizeof wide, "%s", head);
+    for (size_t i = 0; i < pad; i++) {
+        wide[n++] = (char)0xC3;
+        wide[n++] = (char)0xA9;
+    }
+    n += (size_t)snprintf(wide + n, sizeof wide - n, "%s", tail);
+    assert_int_equal(policy_validate(wide, n, err, sizeof err), 0);
 }
 
 static void test_glob(void **state)
