@@ -58,6 +58,14 @@ static const int suites[] = {
     0,
 };
 
+/* Key exchange: the fast curves first. mbedTLS picks by the server's order,
+ * and its default list starts with secp521r1, several times the cost of
+ * x25519 or P-256 per handshake. The larger curves stay acceptable. */
+static const mbedtls_ecp_group_id curves[] = {
+    MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1,
+    MBEDTLS_ECP_DP_SECP521R1, MBEDTLS_ECP_DP_NONE,
+};
+
 static void describe(int rc, const char *what, char *err, size_t errlen)
 {
     if (!err) return;
@@ -187,6 +195,7 @@ int tls_context_new(struct tls_context **out, const struct tls_options *o, char 
         /* Ask for a certificate; the registry decides after the handshake. */
         mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
         mbedtls_ssl_conf_sni(&t->conf, on_sni, NULL);
+        mbedtls_ssl_conf_curves(&t->conf, curves);
     } else {
         mbedtls_ssl_conf_authmode(&t->conf, o->ca_file ? MBEDTLS_SSL_VERIFY_REQUIRED
                                                        : MBEDTLS_SSL_VERIFY_NONE);
