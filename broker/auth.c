@@ -63,6 +63,9 @@ struct umbra_auth {
     struct cert_field *fields;
     size_t nfields;
     struct cache_entry *cache; /* CACHE_SLOTS, allocated on first use */
+    /* Per action, the slot of the last decision: a client publishing to one
+     * topic (or a subscriber receiving from one) skips even the hash. */
+    uint8_t last_slot[POLICY_NACTIONS];
 };
 
 /* ---- policy sets ---- */
@@ -485,8 +488,12 @@ bool auth_allows(struct umbra_server *s, struct umbra_auth *a, enum policy_actio
     if (action == POLICY_CONNECT ||
         (!a->cache && !(a->cache = calloc(CACHE_SLOTS, sizeof *a->cache))))
         return decide(s, a, action, name, len) == POLICY_ALLOWED;
+    struct cache_entry *e = &a->cache[a->last_slot[action]];
+    if (e->name && e->action == action && e->len == len && memcmp(e->name, name, len) == 0)
+        return e->decision == POLICY_ALLOWED;
     uint64_t h = hash_name(action, name, len);
-    struct cache_entry *e = &a->cache[h & (CACHE_SLOTS - 1)];
+    a->last_slot[action] = (uint8_t)(h & (CACHE_SLOTS - 1));
+    e = &a->cache[a->last_slot[action]];
     if (e->name && e->hash == h && e->action == action && e->len == len &&
         memcmp(e->name, name, len) == 0)
         return e->decision == POLICY_ALLOWED;

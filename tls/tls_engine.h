@@ -29,7 +29,8 @@ struct tls_options {
     bool is_server;
     const char *cert_file; /* PEM chain: own certificate first (client: optional) */
     const char *key_file;  /* PEM private key, with cert_file */
-    const char *ca_file;   /* PEM: servers list it in CertificateRequest; clients verify with it */
+    const char *ca_file;   /* PEM: a server lists it in CertificateRequest and verifies client
+                              chains with it (optional); a client verifies the server */
     const char *server_name; /* client: SNI and name to verify (NULL: none) */
     const char *const *alpn; /* NULL-terminated protocol list, or NULL */
 };
