@@ -652,5 +652,8 @@ void conn_tick(struct umbra_conn *c, uint64_t now_ms)
         return;
     }
     /* Give an idle connection's output buffer back after a couple of ticks. */
-    if (c->out.len == 0 && c->out.cap && !c->writing && ++c->out_idle_ticks >= 2) buf_free(&c->out);
+    if (c->out.len == 0 && !c->writing && c->out_idle_ticks < 2 && ++c->out_idle_ticks == 2) {
+        buf_free(&c->out);
+        if (c->tls) tls_conn_trim(c->tls->engine);
+    }
 }

@@ -302,6 +302,15 @@ struct buf *tls_conn_outgoing(struct tls_conn *c)
     return &c->out;
 }
 
+void tls_conn_trim(struct tls_conn *c)
+{
+    if (c->in_off == c->in.len) {
+        buf_free(&c->in);
+        c->in_off = 0;
+    }
+    if (c->out.len == 0) buf_free(&c->out);
+}
+
 bool tls_conn_is_established(const struct tls_conn *c)
 {
     return c->is_established;

@@ -69,6 +69,10 @@ struct buf *tls_conn_outgoing(struct tls_conn *c);
 
 bool tls_conn_is_established(const struct tls_conn *c);
 
+/* Give back the ciphertext buffers while they are empty (an idle
+ * connection); they grow again on the next record. */
+void tls_conn_trim(struct tls_conn *c);
+
 /* After the handshake: the peer's certificate DER (NULL if it sent none). */
 const uint8_t *tls_conn_peer_der(const struct tls_conn *c, size_t *len);
 /* Negotiated ALPN protocol or NULL; SNI the client sent or NULL (server). */
