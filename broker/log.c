@@ -46,8 +46,13 @@ void umbra_log(int level, const char *fmt, ...)
     int m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
     va_end(ap);
     if (m < 0) m = 0;
+    size_t start = n;
     n += (size_t)m;
     if (n > sizeof line - 2) n = sizeof line - 2;
+    /* Client ids and topics come from the network: a control character in
+     * one must not start a forged log line or drive a terminal. */
+    for (size_t i = start; i < n; i++)
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f) line[i] = '?';
     line[n++] = '\n';
     /* One write per line so lines from a crash or a pipe never interleave. */
     ssize_t w = write(STDERR_FILENO, line, n);

@@ -139,3 +139,12 @@ def test_umbractl_unknown_command_or_flag_exits_2(tmp_path, args):
     assert r.returncode == 2
     assert b"unknown" in r.stderr
     assert r.stdout == b""
+
+
+def test_control_characters_from_clients_cannot_forge_log_lines(broker):
+    forged = "2026-01-01T00:00:00.000Z error forged by a client"
+    c = Client(broker.port)
+    c.connect("evil\n" + forged + "\x1b[2J")
+    line = broker.log_line("client connected: id=evil?")
+    assert forged in line and "?[2J" in line
+    assert not any(l.startswith(forged) for l in broker.logs().splitlines())
