@@ -153,8 +153,18 @@ static void drop_policy_sets(struct umbra_server *s)
     strmap_iter_init(&it, s->policy_sets);
     while (strmap_next(&it, &k, &kl, &v))
         set_unref(v);
+    /* Empty the map in place: allocating a new one could fail. */
+    struct strmap *fresh = strmap_new();
+    if (!fresh) { /* one key at a time: deleting may move the others */
+        while (strmap_count(s->policy_sets) > 0) {
+            strmap_iter_init(&it, s->policy_sets);
+            if (!strmap_next(&it, &k, &kl, &v)) break;
+            strmap_del(s->policy_sets, k, kl);
+        }
+        return;
+    }
     strmap_free(s->policy_sets);
-    s->policy_sets = strmap_new();
+    s->policy_sets = fresh;
 }
 
 int auth_server_init(struct umbra_server *s)
@@ -238,7 +248,7 @@ static size_t certificate_var(const struct umbra_auth *a, const char *name, cons
     if (dot && dot[1] >= '0' && dot[1] <= '9') {
         char *end;
         index = strtoul(dot + 1, &end, 10);
-        if (*end) return 0;
+        if (*end || index > 4) return 0; /* AWS keeps at most five values */
         *dot = '\0';
     }
     const char *v = cert_field(a, field, index);
@@ -345,10 +355,16 @@ static void auth_free(struct umbra_auth *a)
 static void peer_ip(const struct umbra_conn *c, char *out, size_t cap)
 {
     out[0] = '\0';
-    if (c->peer.sa.sa_family == AF_INET)
+    if (c->peer.sa.sa_family == AF_INET) {
         uv_ip4_name(&c->peer.v4, out, cap);
-    else if (c->peer.sa.sa_family == AF_INET6)
+    } else if (c->peer.sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&c->peer.v6.sin6_addr)) {
+        /* An IPv4 client on a dual-stack listener: its IPv4 address, so
+         * IPv4 blocks in aws:SourceIp conditions apply to it. */
+        const uint8_t *b = c->peer.v6.sin6_addr.s6_addr + 12;
+        snprintf(out, cap, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+    } else if (c->peer.sa.sa_family == AF_INET6) {
         uv_ip6_name(&c->peer.v6, out, cap);
+    }
 }
 
 int auth_open(struct umbra_server *s, struct umbra_conn *c, const struct mqtt_connect *m,
@@ -410,8 +426,9 @@ void auth_unref(struct umbra_auth *a)
     if (a && --a->refs == 0) auth_free(a);
 }
 
-void auth_refresh_all(struct umbra_server *s)
+int auth_refresh_all(struct umbra_server *s)
 {
+    int failed = 0;
     drop_policy_sets(s);
     for (struct conn_list *n = s->auths.next; n != &s->auths; n = n->next) {
         struct umbra_auth *a = (struct umbra_auth *)n;
@@ -420,10 +437,13 @@ void auth_refresh_all(struct umbra_server *s)
         if (fresh) { /* on a database error keep deciding with what we had */
             set_unref(a->set);
             a->set = fresh;
+        } else {
+            failed++;
         }
         load_thing(s, a);
         clear_cache(a);
     }
+    return failed;
 }
 
 /* ---- deciding ---- */

@@ -45,8 +45,10 @@ void auth_unref(struct umbra_auth *a);
 bool auth_allows(struct umbra_server *s, struct umbra_auth *a, enum policy_action action,
                  const char *name, size_t len);
 
-/* The registry changed: reload policies and things, forget decisions. */
-void auth_refresh_all(struct umbra_server *s);
+/* The registry changed: reload policies and things, forget decisions.
+ * Returns how many principals' policies could not be read (then keeping
+ * what they had): the caller tries again later. */
+int auth_refresh_all(struct umbra_server *s);
 
 /* Load --mqtt-policy, if configured, for the plain listener. 0 or an error (logged). */
 int auth_server_init(struct umbra_server *s);

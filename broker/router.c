@@ -155,6 +155,13 @@ void router_pump(struct umbra_server *s, struct umbra_session *sess)
 {
     struct umbra_delivery d;
     while (sess->conn && !conn_is_congested(sess->conn) && session_dequeue(sess, &d)) {
+        /* Queued while offline, perhaps before a restart (no auth then) or
+         * under an older policy: iot:Receive is checked again on sending. */
+        if (sess->auth &&
+            !auth_allows(s, sess->auth, POLICY_RECEIVE, d.msg->topic, d.msg->topic_len)) {
+            end_delivery(s, sess, &d);
+            continue;
+        }
         if (d.qos == 0) {
             write_publish(s, sess->conn, d.msg->topic, d.msg->topic_len, d.msg->payload,
                           d.msg->payload_len, 0, 0, d.is_retained, false);

@@ -373,12 +373,12 @@ void server_refresh_registry(struct umbra_server *s)
     if (!s->registry || registry_change_counter(s->registry, &counter) ||
         counter == s->registry_counter)
         return;
-    s->registry_counter = counter;
     if (load_trust(s)) {
+        /* The counter is not taken: the next tick tries again. */
         log_error("cannot reload certificates from the registry");
         return;
     }
-    auth_refresh_all(s);
+    if (auth_refresh_all(s) == 0) s->registry_counter = counter;
     struct conn_list *n = s->conns.next;
     while (n != &s->conns) {
         struct conn_list *next = n->next;

@@ -188,22 +188,41 @@ bool policy_glob(const char *pattern, size_t plen, const char *s, size_t slen)
 
 /* ---- variables ---- */
 
+/* An expansion: starts in a caller's stack buffer, moves to the heap when a
+ * long value needs it. overflow means memory ran out. */
 struct out {
     char *p;
     size_t len, cap;
     bool overflow;
-    bool unresolved; /* a variable had no value */
+    bool on_heap;
 };
+
+static void out_free(struct out *o)
+{
+    if (o->on_heap) free(o->p);
+}
+
+static bool grow(struct out *o)
+{
+    size_t cap = o->cap * 2;
+    char *p = o->on_heap ? realloc(o->p, cap) : malloc(cap);
+    if (!p) {
+        o->overflow = true;
+        return false;
+    }
+    if (!o->on_heap) memcpy(p, o->p, o->len);
+    o->p = p;
+    o->cap = cap;
+    o->on_heap = true;
+    return true;
+}
 
 static void put(struct out *o, const char *s, size_t n, bool escape)
 {
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         bool esc = escape ? (c == '*' || c == '?' || c == '\\') : c == '\\';
-        if (o->len + 2 >= o->cap) {
-            o->overflow = true;
-            return;
-        }
+        if (o->len + 3 > o->cap && !grow(o)) return;
         if (esc) o->p[o->len++] = '\\';
         o->p[o->len++] = c;
     }
@@ -226,12 +245,16 @@ static bool certificate_value(const char *v, char *buf, size_t cap)
     return true;
 }
 
+/* AWS does not substitute values longer than this. */
+#define MAX_VALUE 1024
+
 /* The first value of a variable, or NULL when it has none. */
 static const char *lookup(const struct policy_vars *vars, const char *name, char *certbuf,
                           size_t certcap)
 {
     const char *v[1];
     if (!vars || !vars->get || vars->get(vars->ctx, name, v, 1) == 0 || !v[0]) return NULL;
+    if (strlen(v[0]) > MAX_VALUE) return NULL;
     if (strncmp(name, "iot:Certificate.", 16) == 0)
         return certificate_value(v[0], certbuf, certcap) ? certbuf : NULL;
     return v[0];
@@ -256,9 +279,8 @@ static void expand(const struct policy *pol, const char *text, const struct poli
         put(o, t, (size_t)(open - t), false);
         char name[256];
         size_t nl = (size_t)(close - open - 2);
-        if (nl >= sizeof name) { /* no variable has so long a name */
+        if (nl >= sizeof name) { /* no variable has so long a name: literal text */
             put(o, open, (size_t)(close + 1 - open), true);
-            o->unresolved = true;
             t = close + 1;
             continue;
         }
@@ -270,11 +292,8 @@ static void expand(const struct policy *pol, const char *text, const struct poli
             put(o, name, 1, true);
         else if ((value = lookup(vars, name, certbuf, sizeof certbuf)))
             put(o, value, strlen(value), true);
-        else {
-            /* Unresolvable: the statement must not match through it. */
+        else /* unresolvable: the text stays, literally (AWS: it then rarely matches) */
             put(o, open, (size_t)(close + 1 - open), true);
-            o->unresolved = true;
-        }
         t = close + 1;
     }
     o->p[o->len] = '\0';
@@ -294,23 +313,22 @@ static size_t unescape(char *s, size_t len)
 
 /* ---- evaluation ---- */
 
-/* 1 a pattern matches, 0 none does, -1 none does but one could not be
- * expanded (then neither Resource nor NotResource can apply). */
+/* 1 a pattern matches, 0 none does, -1 out of memory expanding one. */
 static int resource_matches(const struct policy *pol, const struct statement *st,
                             const char *resource, const struct policy_vars *vars)
 {
     size_t rl = strlen(resource);
-    int result = 0;
     for (size_t i = 0; i < st->nresources; i++) {
-        char buf[8192];
+        char buf[4096];
         struct out o = {buf, 0, sizeof buf, false, false};
         expand(pol, st->resources[i], vars, &o);
-        if (o.overflow || o.unresolved)
-            result = -1;
-        else if (glob(o.p, o.len, resource, rl, true, false))
-            return 1;
+        bool m = !o.overflow && glob(o.p, o.len, resource, rl, true, false);
+        bool failed = o.overflow;
+        out_free(&o);
+        if (failed) return -1;
+        if (m) return 1;
     }
-    return result;
+    return 0;
 }
 
 static bool ip_in_cidr(const char *ip, const char *cidr)
@@ -329,13 +347,36 @@ static bool ip_in_cidr(const char *ip, const char *cidr)
         bytes = 16;
     else
         return false;
-    long bits = slash ? strtol(slash + 1, NULL, 10) : bytes * 8;
+    long bits = bytes * 8;
+    if (slash) {
+        char *end;
+        bits = strtol(slash + 1, &end, 10);
+        if (end == slash + 1 || *end) return false;
+    }
     if (bits < 0 || bits > bytes * 8) return false;
     for (int i = 0; i < bytes && bits > 0; i++, bits -= 8) {
         uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
         if ((a[i] & mask) != (b[i] & mask)) return false;
     }
     return true;
+}
+
+/* Does the text parse as an address or CIDR block (of either family)? */
+static bool valid_cidr(const char *cidr)
+{
+    char net[64];
+    const char *slash = strchr(cidr, '/');
+    size_t nl = slash ? (size_t)(slash - cidr) : strlen(cidr);
+    if (nl >= sizeof net) return false;
+    memcpy(net, cidr, nl);
+    net[nl] = '\0';
+    uint8_t a[16];
+    int bytes = inet_pton(AF_INET, net, a) == 1 ? 4 : inet_pton(AF_INET6, net, a) == 1 ? 16 : 0;
+    if (!bytes) return false;
+    if (!slash) return true;
+    char *end;
+    long bits = strtol(slash + 1, &end, 10);
+    return end != slash + 1 && !*end && bits >= 0 && bits <= bytes * 8;
 }
 
 static bool numeric(const char *s, double *out)
@@ -395,20 +436,6 @@ static bool is_like(enum cond_op op)
            op == OP_ARN_NOT_LIKE;
 }
 
-/* Do the condition's values all expand? A value whose variable has none
- * makes the condition fail, whatever its operator. */
-static bool values_resolve(const struct policy *pol, const struct condition *c,
-                           const struct policy_vars *vars)
-{
-    for (size_t i = 0; i < c->nvalues; i++) {
-        char buf[4096];
-        struct out o = {buf, 0, sizeof buf, false, false};
-        expand(pol, c->values[i], vars, &o);
-        if (o.overflow || o.unresolved) return false;
-    }
-    return true;
-}
-
 /* Does one request value match any of the condition's values? */
 static bool any_value_matches(const struct policy *pol, const struct condition *c, const char *have,
                               const struct policy_vars *vars)
@@ -417,10 +444,11 @@ static bool any_value_matches(const struct policy *pol, const struct condition *
         char buf[4096];
         struct out o = {buf, 0, sizeof buf, false, false};
         expand(pol, c->values[i], vars, &o);
-        if (o.overflow) continue;
         size_t wl = o.len;
-        if (!is_like(c->op)) wl = unescape(o.p, o.len);
-        if (value_matches(c->op, have, o.p, wl, true)) return true;
+        if (!o.overflow && !is_like(c->op)) wl = unescape(o.p, o.len);
+        bool m = !o.overflow && value_matches(c->op, have, o.p, wl, true);
+        out_free(&o);
+        if (m) return true;
     }
     return false;
 }
@@ -433,7 +461,6 @@ static bool condition_holds(const struct policy *pol, const struct condition *c,
     const char *have[MAX_KEY_VALUES];
     size_t n = vars && vars->get ? vars->get(vars->ctx, c->key, have, MAX_KEY_VALUES) : 0;
     if (n > MAX_KEY_VALUES) n = MAX_KEY_VALUES;
-    if (pol->has_variables && !values_resolve(pol, c, vars)) return false;
     if (c->op == OP_NULL) {
         /* "Null": "true" holds when the key is absent. */
         bool want_absent = c->nvalues && strcasecmp(c->values[0], "true") == 0;
@@ -469,7 +496,8 @@ static bool statement_applies(const struct policy *pol, const struct statement *
     bool named = (st->actions >> action) & 1u;
     if (named == st->not_action) return false;
     int m = resource_matches(pol, st, resource, vars);
-    if (m < 0 || (m == 1) == st->not_resource) return false;
+    if (m < 0) return st->is_deny; /* out of memory: fail closed */
+    if ((m == 1) == st->not_resource) return false;
     for (size_t i = 0; i < st->nconds; i++)
         if (!condition_holds(pol, &st->conds[i], vars)) return false;
     return true;
@@ -664,6 +692,13 @@ static int compile_condition_block(const json_t *block, struct statement *st, ch
             int rc =
                 string_list(vals, "Condition value", true, &c->values, &c->nvalues, err, errlen);
             if (rc) return rc;
+            /* An address block that does not parse would match nothing (or, read
+             * loosely, everything): refuse it when the policy is created. */
+            for (size_t v = 0;
+                 (c->op == OP_IP_ADDRESS || c->op == OP_NOT_IP_ADDRESS) && v < c->nvalues; v++)
+                if (!strstr(c->values[v], "${") && !valid_cidr(c->values[v]))
+                    return malformed(err, errlen, "Invalid IP address or CIDR block: %s",
+                                     c->values[v]);
         }
     }
     return 0;

@@ -59,6 +59,59 @@ static const char *const migrations[] = {
     "CREATE TRIGGER certificates_drop_policy_targets AFTER DELETE ON certificates BEGIN"
     " DELETE FROM policy_targets WHERE target LIKE 'arn:aws:iot:%:cert/' || OLD.id;"
     " END;",
+    /* 5: a generation number that moves with every registry change and only
+     * then: the broker's persistence writes to the same file, so SQLite's
+     * data_version would make every commit look like a registry change. */
+    "CREATE TABLE registry_generation(n INTEGER NOT NULL);"
+    "INSERT INTO registry_generation VALUES(0);"
+    "CREATE TRIGGER gen_things_insert AFTER INSERT ON things BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_things_update AFTER UPDATE ON things BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_things_delete AFTER DELETE ON things BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_thing_principals_insert AFTER INSERT ON thing_principals BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_thing_principals_update AFTER UPDATE ON thing_principals BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_thing_principals_delete AFTER DELETE ON thing_principals BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_thing_types_insert AFTER INSERT ON thing_types BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_thing_types_update AFTER UPDATE ON thing_types BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_thing_types_delete AFTER DELETE ON thing_types BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_certificates_insert AFTER INSERT ON certificates BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_certificates_update AFTER UPDATE ON certificates BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_certificates_delete AFTER DELETE ON certificates BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_ca_certificates_insert AFTER INSERT ON ca_certificates BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_ca_certificates_update AFTER UPDATE ON ca_certificates BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_ca_certificates_delete AFTER DELETE ON ca_certificates BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_policies_insert AFTER INSERT ON policies BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_policies_update AFTER UPDATE ON policies BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_policies_delete AFTER DELETE ON policies BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_policy_versions_insert AFTER INSERT ON policy_versions BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_policy_versions_update AFTER UPDATE ON policy_versions BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_policy_versions_delete AFTER DELETE ON policy_versions BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_policy_targets_insert AFTER INSERT ON policy_targets BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_policy_targets_update AFTER UPDATE ON policy_targets BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_policy_targets_delete AFTER DELETE ON policy_targets BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;",
 };
 #define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -288,15 +341,11 @@ const char *registry_region(const struct registry *r)
 
 int registry_change_counter(struct registry *r, uint64_t *counter)
 {
-    /* data_version moves on commits by other connections only; our own
-     * writes are counted by total_changes. Their sum moves on both. */
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(r->db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(r->db, "SELECT n FROM registry_generation", -1, &st, NULL) != SQLITE_OK)
         return UMBRA_EIO;
     int rc = sqlite3_step(st);
-    uint64_t v = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    if (rc == SQLITE_ROW) *counter = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    if (rc != SQLITE_ROW) return UMBRA_EIO;
-    *counter = v + (uint64_t)sqlite3_total_changes(r->db);
-    return 0;
+    return rc == SQLITE_ROW ? 0 : UMBRA_EIO;
 }

@@ -71,10 +71,10 @@ int registry_delete_thing_type(struct registry *r, const json_t *req, json_t **r
                                struct reg_error *e);
 
 /*
- * For the daemon's caches (never on the message path): a counter that
- * changes whenever any process commits to the database (SQLite's
- * data_version, plus this connection's own writes), so a cheap poll tells
- * when to reload.
+ * For the daemon's caches (never on the message path): a generation number
+ * that triggers move on every change to the registry's tables, by any
+ * process, and on nothing else (the broker's own persistence shares the
+ * file), so a cheap poll tells when to reload.
  */
 int registry_change_counter(struct registry *r, uint64_t *counter);
 

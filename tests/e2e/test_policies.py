@@ -223,3 +223,31 @@ def test_bad_plain_policy_file_stops_the_daemon(tmp_path):
                        timeout=20)
     assert r.returncode != 0
     assert b"Invalid effect" in r.stderr
+
+
+def test_receive_checked_for_messages_queued_across_a_restart(tls_broker):
+    """A persistent session restored from disk has no policy context until its client comes
+    back: what was queued for it meanwhile is checked when it is sent."""
+    b = tls_broker
+    doc = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iot:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iot:Receive", "Resource": "arn:aws:iot:*:*:topic/a/secret"}]}
+    _, cert, key = device(b, "sleeper", doc)
+    _, pcert, pkey = device(b, "talker2", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]})
+    s = TLSClient(b, cert, key)
+    s.connect("sleeper", clean=False)
+    assert s.subscribe(1, ("a/#", 1)) == [1]
+    s.sock.close()
+    b.restart()
+    p = TLSClient(b, pcert, pkey)
+    p.connect("talker2")
+    p.send(publish("a/secret", b"s", qos=1, pid=1))
+    assert p.expect(PUBACK).pid == 1
+    p.send(publish("a/open", b"o", qos=1, pid=2))
+    assert p.expect(PUBACK).pid == 2
+    s = TLSClient(b, cert, key)
+    assert s.connect("sleeper", clean=False) == (1, 0)
+    got = s.expect(PUBLISH)
+    assert got.topic == "a/open"
+    s.no_packet(0.3)

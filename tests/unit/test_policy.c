@@ -214,20 +214,34 @@ static const struct tcase cases[] = {
     /* No thing: the variable is unresolved and the statement matches nothing... */
     {thing_scoped, POLICY_CONNECT, ARN "client/+", &PLUS, I},
     {thing_scoped, POLICY_PUBLISH, ARN "topic/things//x", &PLUS, I},
-    /* ...not even a topic spelled like the variable. */
+    /* The unresolved variable's text stays, literally (AWS): only a topic spelled that way
+     * matches. */
     {thing_scoped, POLICY_PUBLISH, ARN "topic/things/${iot:Connection.Thing.ThingName}/x", &PLUS,
-     I},
-    /* An unresolved variable in NotResource does not make the statement apply. */
+     A},
+    /* So NotResource with an unresolved variable applies: Deny statements keep working. */
     {DOC("{\"Effect\":\"Allow\",\"Action\":\"iot:Publish\",\"NotResource\":\"" ARN
          "topic/${iot:Connection.Thing.ThingName}\"}"),
-     POLICY_PUBLISH, ARN "topic/x", &PLUS, I},
+     POLICY_PUBLISH, ARN "topic/x", &PLUS, A},
+    {DOC(ALLOW("\"iot:*\"", "\"*\"") ",{\"Effect\":\"Deny\",\"Action\":\"iot:Publish\","
+                                     "\"NotResource\":\"" ARN
+                                     "topic/things/${iot:Connection.Thing.ThingName}/*\"}"),
+     POLICY_PUBLISH, ARN "topic/things/other/x", &PLUS, X},
     {DOC("{\"Effect\":\"Allow\",\"Action\":\"iot:Publish\",\"NotResource\":\"" ARN
          "topic/${iot:Connection.Thing.ThingName}\"}"),
      POLICY_PUBLISH, ARN "topic/x", &DEV, A},
-    /* Nor in a condition value, even under a negated operator. */
+    /* In a condition value too: the usual "client id must be the thing name" guard denies a
+     * client with no thing. */
     {DOC("{\"Effect\":\"Allow\",\"Action\":\"iot:Connect\",\"Resource\":\"*\",\"Condition\":"
          "{\"StringNotEquals\":{\"iot:ClientId\":\"${iot:Connection.Thing.ThingName}\"}}}"),
-     POLICY_CONNECT, ARN "client/+", &PLUS, I},
+     POLICY_CONNECT, ARN "client/+", &PLUS, A},
+    {DOC(ALLOW("\"iot:*\"", "\"*\"") ",{\"Effect\":\"Deny\",\"Action\":\"iot:Connect\","
+                                     "\"Resource\":\"*\",\"Condition\":{\"StringNotEquals\":"
+                                     "{\"iot:ClientId\":\"${iot:Connection.Thing.ThingName}\"}}}"),
+     POLICY_CONNECT, ARN "client/+", &PLUS, X},
+    {DOC(ALLOW("\"iot:*\"", "\"*\"") ",{\"Effect\":\"Deny\",\"Action\":\"iot:Connect\","
+                                     "\"Resource\":\"*\",\"Condition\":{\"StringNotEquals\":"
+                                     "{\"iot:ClientId\":\"${iot:Connection.Thing.ThingName}\"}}}"),
+     POLICY_CONNECT, ARN "client/dev1", &DEV, A},
     {DOC(ALLOW("\"iot:Publish\"", "\"" ARN "topic/${iot:Connection.Thing.ThingTypeName}/x\"")),
      POLICY_PUBLISH, ARN "topic/sensor/x", &DEV, A},
     {DOC(ALLOW("\"iot:Publish\"", "\"" ARN "topic/${iot:Connection.Thing.Attributes[color]}/x\"")),
@@ -570,6 +584,15 @@ static void test_malformed_documents(void **state)
          "string or a list"},
         {"{\"Version\":\"2012-10-17\",\"Version\":\"2012-10-17\",\"Statement\":[]}",
          "not valid JSON"},
+        {DOC("{\"Effect\":\"Allow\",\"Action\":\"iot:*\",\"Resource\":\"*\",\"Condition\":"
+             "{\"IpAddress\":{\"aws:SourceIp\":\"10.0.0.0/\"}}}"),
+         "Invalid IP address or CIDR block: 10.0.0.0/"},
+        {DOC("{\"Effect\":\"Allow\",\"Action\":\"iot:*\",\"Resource\":\"*\",\"Condition\":"
+             "{\"NotIpAddress\":{\"aws:SourceIp\":[\"10.0.0.0/8\",\"999.1.1.1\"]}}}"),
+         "Invalid IP address or CIDR block: 999.1.1.1"},
+        {DOC("{\"Effect\":\"Allow\",\"Action\":\"iot:*\",\"Resource\":\"*\",\"Condition\":"
+             "{\"IpAddress\":{\"aws:SourceIp\":\"10.0.0.0/33\"}}}"),
+         "Invalid IP address or CIDR block"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[512] = "";
