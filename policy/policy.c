@@ -166,7 +166,14 @@ static bool glob(const char *p, size_t pl, const char *s, size_t sl, bool escape
             }
             bool same =
                 fold ? tolower((unsigned char)c) == tolower((unsigned char)s[si]) : c == s[si];
-            if ((!literal && c == '?') || same) {
+            if (!literal && c == '?') { /* one character: a whole UTF-8 sequence */
+                pi += step;
+                si++;
+                while (si < sl && ((unsigned char)s[si] & 0xC0) == 0x80)
+                    si++;
+                continue;
+            }
+            if (same) {
                 pi += step;
                 si++;
                 continue;

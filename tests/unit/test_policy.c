@@ -672,6 +672,10 @@ static void test_glob(void **state)
         {"a\\*", "a\\b", true},
         {"x", "X", false},
         {"*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false},
+        {"a/?", "a/\xc3\xa9", true},
+        {"a/?", "a/\xe2\x82\xac", true},
+        {"a/??", "a/\xc3\xa9", false},
+        {"?b", "\xc3\xa9" "b", true},
     };
     for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
         if (policy_glob(g[i].p, strlen(g[i].p), g[i].s, strlen(g[i].s)) != g[i].want)
