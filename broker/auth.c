@@ -66,6 +66,9 @@ struct umbra_auth {
     /* Per action, the slot of the last decision: a client publishing to one
      * topic (or a subscriber receiving from one) skips even the hash. */
     uint8_t last_slot[POLICY_NACTIONS];
+    /* Denials are logged at most once a second per client; the rest counted. */
+    uint64_t last_denial_log_ms;
+    uint32_t denials_not_logged;
 };
 
 /* ---- policy sets ---- */
@@ -489,7 +492,27 @@ static enum policy_decision decide(struct umbra_server *s, struct umbra_auth *a,
     int who = -1;
     enum policy_decision d = policy_evaluate((const struct policy *const *)a->set->policies,
                                              a->set->n, action, arn, &vars, &who);
-    if (d == POLICY_EXPLICIT_DENY)
+    /* Receive and Subscribe denials can come in floods (other clients'
+     * traffic, a client's own SUBSCRIBE packets): at most one log line a
+     * second per client for those. Connect and Publish denials end the
+     * connection and are always logged. */
+    bool quiet = false;
+    if (d != POLICY_ALLOWED && (action == POLICY_RECEIVE || action == POLICY_SUBSCRIBE)) {
+        uint64_t now = server_now_ms(s);
+        if (a->last_denial_log_ms && now - a->last_denial_log_ms < 1000) {
+            a->denials_not_logged++;
+            quiet = true;
+        } else {
+            if (a->denials_not_logged)
+                log_warn("client=%s: %u more denials in the second before (not logged)",
+                         a->client_id, a->denials_not_logged);
+            a->denials_not_logged = 0;
+            a->last_denial_log_ms = now;
+        }
+    }
+    if (quiet) {
+        /* counted above */
+    } else if (d == POLICY_EXPLICIT_DENY)
         log_warn("denied: client=%s action=%s resource=%s: explicit Deny in policy %s",
                  a->client_id, policy_action_name(action), arn, a->set->names[who]);
     else if (d == POLICY_IMPLICIT_DENY)

@@ -251,3 +251,24 @@ def test_receive_checked_for_messages_queued_across_a_restart(tls_broker):
     got = s.expect(PUBLISH)
     assert got.topic == "a/open"
     s.no_packet(0.3)
+
+
+def test_receive_denials_do_not_flood_the_log(tls_broker):
+    b = tls_broker
+    doc = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iot:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iot:Receive", "Resource": "arn:aws:iot:*:*:topic/a/secret/*"}]}
+    _, cert, key = device(b, "quiet", doc)
+    _, pcert, pkey = device(b, "noisy", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]})
+    s = TLSClient(b, cert, key)
+    s.connect("quiet")
+    assert s.subscribe(1, ("a/#", 0)) == [0]
+    p = TLSClient(b, pcert, pkey)
+    p.connect("noisy")
+    for i in range(200):  # 200 topics: 200 decisions, every one a denial
+        p.send(publish("a/secret/%d" % i, b"x"))
+    p.send(publish("a/open", b"y"))
+    assert s.expect(PUBLISH).topic == "a/open"
+    lines = [l for l in b.logs().splitlines() if "denied: client=quiet action=iot:Receive" in l]
+    assert 1 <= len(lines) <= 3
