@@ -7,6 +7,8 @@
  * PUBREL, so a re-sent PUBLISH with the same id is not routed twice.
  */
 #include "auth.h"
+#include "shadow_service.h"
+#include "shadow_topic.h"
 #include "conn.h"
 #include "error.h"
 #include "log.h"
@@ -62,6 +64,11 @@ int handle_publish(struct umbra_conn *c, const struct mqtt_publish *p, const str
         return 0;
     }
     uint64_t ops_before = persist_op_count(s->persist);
+    /* A shadow request is also an ordinary message: subscribers (and rules)
+     * see it. The service's replies follow once its change is durable. */
+    struct shadow_topic st;
+    if (shadow_topic_parse(p->topic.ptr, p->topic.len, &st))
+        shadow_service_request(s, &st, p->topic.ptr, p->payload.ptr, p->payload.len);
     if (!is_reserved_for_broker(p))
         router_publish(s, p->topic.ptr, p->topic.len, p->payload.ptr, p->payload.len, p->qos,
                        p->retain, NULL, false);

@@ -33,6 +33,8 @@ enum op_kind {
     OP_DLV_DEL,
     OP_IN2_PUT,
     OP_IN2_DEL,
+    OP_SHADOW_PUT,
+    OP_SHADOW_DEL,
 };
 
 struct op {
@@ -71,6 +73,8 @@ enum stmt_id {
     S_DLV_DEL,
     S_IN2_PUT,
     S_IN2_DEL,
+    S_SHADOW_PUT,
+    S_SHADOW_DEL,
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
@@ -96,6 +100,8 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_DLV_DEL] = "DELETE FROM deliveries WHERE client_id = ?1 AND seq = ?2",
     [S_IN2_PUT] = "INSERT OR IGNORE INTO incoming_qos2(client_id, packet_id) VALUES(?1, ?2)",
     [S_IN2_DEL] = "DELETE FROM incoming_qos2 WHERE client_id = ?1 AND packet_id = ?2",
+    [S_SHADOW_PUT] = "INSERT OR REPLACE INTO shadows(key, doc) VALUES(?1, ?2)",
+    [S_SHADOW_DEL] = "DELETE FROM shadows WHERE key = ?1",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
@@ -115,6 +121,7 @@ static const char schema_sql[] =
     " PRIMARY KEY(client_id, seq)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS incoming_qos2(client_id TEXT, packet_id INTEGER,"
     " PRIMARY KEY(client_id, packet_id)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS shadows(key TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;"
     "INSERT OR IGNORE INTO schema_version(component, version) VALUES('broker', 1);";
 
 struct persist {
@@ -330,6 +337,13 @@ static int apply_op(struct persist *p, const struct batch *b, const struct op *o
         bind_text(st, 1, b, o->a_off, o->a_len);
         sqlite3_bind_int(st, 2, o->packet_id);
         return run(st);
+    case OP_SHADOW_PUT:
+        st = p->stmt[S_SHADOW_PUT];
+        bind_text(st, 1, b, o->a_off, o->a_len);
+        bind_text(st, 2, b, o->b_off, o->b_len);
+        return run(st);
+    case OP_SHADOW_DEL:
+        return run_client(p, S_SHADOW_DEL, b, o);
     }
     return SQLITE_MISUSE;
 }
@@ -541,6 +555,20 @@ static int load_incoming(struct persist *p, const struct persist_loader *l)
     return rc;
 }
 
+static int load_shadows(struct persist *p, const struct persist_loader *l)
+{
+    if (!l->shadow) return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(p->db, "SELECT key, doc FROM shadows", -1, &st, NULL)) return UMBRA_EIO;
+    int rc = 0;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW)
+        rc = l->shadow(
+            l->ctx, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+            (const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int persist_load(struct persist *p, const struct persist_loader *l)
 {
     int rc = load_retained(p, l);
@@ -549,6 +577,7 @@ int persist_load(struct persist *p, const struct persist_loader *l)
     if (!rc) rc = load_subscriptions(p, l);
     if (!rc) rc = load_deliveries(p, l);
     if (!rc) rc = load_incoming(p, l);
+    if (!rc) rc = load_shadows(p, l);
     /* Messages no delivery refers to any more are garbage from a crash
      * between a delivery's delete and its message's. */
     if (!rc)
@@ -689,6 +718,17 @@ void persist_incoming_qos2(struct persist *p, const char *client_id, size_t len,
 {
     struct op *o = op_add(p, present ? OP_IN2_PUT : OP_IN2_DEL, client_id, len, NULL, 0);
     if (o) o->packet_id = packet_id;
+}
+
+void persist_shadow_put(struct persist *p, const char *key, size_t klen, const char *doc,
+                        size_t dlen)
+{
+    op_add(p, OP_SHADOW_PUT, key, klen, doc, dlen);
+}
+
+void persist_shadow_del(struct persist *p, const char *key, size_t klen)
+{
+    op_add(p, OP_SHADOW_DEL, key, klen, NULL, 0);
 }
 
 static void wait_idle(struct persist *p)

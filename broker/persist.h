@@ -49,6 +49,9 @@ struct persist_loader {
     int (*delivery)(void *ctx, const char *client_id, size_t len, uint64_t seq, uint64_t msg_id,
                     uint8_t qos, uint8_t state, uint16_t packet_id, bool is_retained);
     int (*incoming_qos2)(void *ctx, const char *client_id, size_t len, uint16_t packet_id);
+    /* Device shadows: key "THING/SHADOW" ("THING/" for the classic one), the
+     * stored document as JSON. May be NULL. */
+    int (*shadow)(void *ctx, const char *key, size_t klen, const char *doc, size_t dlen);
 };
 int persist_load(struct persist *p, const struct persist_loader *l);
 
@@ -84,6 +87,11 @@ void persist_incoming_qos2(struct persist *p, const char *client_id, size_t len,
                            bool present);
 
 /* Hand the collected batch to the writer if it is idle (once per loop turn). */
+/* A device shadow's stored document (JSON text), or its removal. */
+void persist_shadow_put(struct persist *p, const char *key, size_t klen, const char *doc,
+                        size_t dlen);
+void persist_shadow_del(struct persist *p, const char *key, size_t klen);
+
 void persist_flush(struct persist *p);
 /* Stop: write everything collected, wait, join the writer, close the DB. */
 void persist_close(struct persist *p);

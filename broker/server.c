@@ -10,6 +10,7 @@
 #include "server.h"
 
 #include "auth.h"
+#include "shadow_service.h"
 #include "conn.h"
 #include "error.h"
 #include "log.h"
@@ -269,6 +270,11 @@ static void reverse_queues(struct umbra_server *s)
     }
 }
 
+static int load_shadow(void *ctx, const char *key, size_t klen, const char *doc, size_t dlen)
+{
+    return shadow_service_load(((struct load_ctx *)ctx)->s, key, klen, doc, dlen);
+}
+
 static int load_state(struct umbra_server *s)
 {
     struct load_ctx l = {s, strmap_new(), wall_ms()};
@@ -282,6 +288,7 @@ static int load_state(struct umbra_server *s)
         .subscription = load_subscription,
         .delivery = load_delivery,
         .incoming_qos2 = load_incoming,
+        .shadow = load_shadow,
     };
     int rc = persist_load(s->persist, &loader);
     reverse_queues(s);
@@ -515,10 +522,10 @@ static void flush_turn(uv_prepare_t *h)
 
 static void on_committed(void *ctx, uint64_t epoch)
 {
-    (void)ctx;
-    (void)epoch;
     /* Gated connections stay on the dirty list; the next turn's flush
-     * releases what this commit unblocked. */
+     * releases what this commit unblocked. Shadow replies that waited for
+     * this batch go out now. */
+    shadow_service_committed(ctx, epoch);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -573,6 +580,7 @@ int server_start(struct umbra_server *s)
     snprintf(path, sizeof path, "%s/umbra.db", cfg->data_dir);
     rc = persist_open(&s->persist, path, strcmp(cfg->persist_sync, "full") == 0);
     if (rc) return rc;
+    if ((rc = shadow_service_init(s))) return rc;
     rc = load_state(s);
     if (rc) {
         log_error("cannot load state from %s: %s", path, umbra_strerror(rc));
@@ -671,6 +679,7 @@ void server_free(struct umbra_server *s)
     trie_free(s->trie);
     retain_free(s->retained);
     free_trust(s->trust);
+    shadow_service_free(s);
     auth_server_free(s);
     registry_close(s->registry);
     tls_context_free(s->tls);

@@ -76,6 +76,10 @@ struct umbra_server {
     struct policy_set *plain_policies;
     struct conn_list auths;
     char arn_prefix[96];
+    /* Device shadows (shadow_service.c): documents by "THING/SHADOW", and
+     * replies waiting for their batch to commit, oldest first. */
+    struct strmap *shadows;
+    struct shadow_reply *shadow_replies, *shadow_replies_tail;
     uint64_t registry_counter;
     struct tls_context *tls;
     uint8_t *tls_plain; /* decrypted bytes of one read, shared like read_buf */

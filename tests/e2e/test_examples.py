@@ -77,11 +77,19 @@ def test_getting_started_then_motion_sensor(start_broker, tmp_path):
     sent = [line for line in r.stdout.splitlines() if line.startswith('{"state"')]
     assert len(sent) == 3
 
-    got = sub.get_all(3)
-    assert [m.topic for m in got] == [SHADOW_UPDATE] * 3
-    assert [m.payload.decode() for m in got] == sent
+    # The three requests, and the shadow service's three accepted replies.
+    got = sub.get_all(6)
+    requests = [m for m in got if m.topic == SHADOW_UPDATE]
+    accepted = [m for m in got if m.topic == SHADOW_UPDATE + "/accepted"]
+    assert [m.payload.decode() for m in requests] == sent
+    assert [json.loads(m.payload)["version"] for m in accepted] == [1, 2, 3]
+    assert [json.loads(m.payload)["state"] for m in accepted] == \
+        [json.loads(x)["state"] for x in sent]
+    # The program subscribed to .../update/accepted on connect and printed what came.
+    assert len(re.findall(r"^Received message from topic: \$aws/things/%s/shadow/update/accepted"
+                          % THING, r.stdout, re.M)) >= 2, r.stdout
     motions = []
-    for m in got:
+    for m in requests:
         doc = json.loads(m.payload)
         assert list(doc) == ["state"] and list(doc["state"]) == ["reported"]
         reported = doc["state"]["reported"]
@@ -89,12 +97,25 @@ def test_getting_started_then_motion_sensor(start_broker, tmp_path):
         assert re.fullmatch(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d", reported["time"])
         motions.append(reported["motion"])
     assert motions == [1, 0, 1]
-    assert sub.none(0.3)  # nothing on .../update/accepted until device shadows exist
+    assert sub.none(0.3)
+    # The device shadow keeps the last report.
+    shadow = ctl_get_shadow(b)
+    assert shadow["state"]["reported"]["motion"] == 1 and shadow["version"] == 3
     sub.close()
 
     line = b.log_line("client connected", "id=IoT-motion-sensor", "listener=mqtts")
     assert "cert=" + cert_id in line
     b.log_line("client disconnected", "id=IoT-motion-sensor", "client sent DISCONNECT")
+
+
+def ctl_get_shadow(b):
+    """The shadow as a device would get it: publish .../get, read .../get/accepted."""
+    c = PahoClient(b, "shadow-reader")
+    c.subscribe("$aws/things/%s/shadow/get/accepted" % THING, 1)
+    c.publish("$aws/things/%s/shadow/get" % THING, b"", qos=1)
+    m = c.get_all(1)[0]
+    c.close()
+    return json.loads(m.payload)
 
 
 def self_signed(tmp_path):

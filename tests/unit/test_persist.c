@@ -78,8 +78,8 @@ static int on_incoming(void *ctx, const char *id, size_t len, uint16_t pid)
 
 static struct persist_loader loader_for(struct loaded *l)
 {
-    struct persist_loader ld = {l,           on_retained, on_message, on_session,
-                                on_sub,      on_delivery, on_incoming};
+    struct persist_loader ld = {l,      on_retained, on_message,  on_session,
+                                on_sub, on_delivery, on_incoming, NULL};
     return ld;
 }
 
