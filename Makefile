@@ -14,9 +14,9 @@ FUZZ_SECONDS ?= 20
 PKGS     := libuv jansson sqlite3
 # Debian 12's mbedTLS 2.28 ships no pkg-config file.
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -I. -Ibroker -Itls -Iregistry -Ipolicy -Ishadow \
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -I. -Ibroker -Itls -Iregistry -Ipolicy -Ishadow -Ihttp \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(MBEDTLS_LIBS) -lpthread -lm
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(MBEDTLS_LIBS) -lhttp_parser -lpthread -lm
 
 ifeq ($(SANITIZE),1)
 BUILD    := build/asan
@@ -29,7 +29,7 @@ CFLAGS   ?=
 CFLAGS   += $(CFLAGS_BASE)
 
 # Every .c file in a module directory belongs to libumbra.a; programs live in cli/.
-MODULE_DIRS := broker tls registry policy shadow rules
+MODULE_DIRS := broker tls registry policy shadow rules http
 LIB_SRCS := $(foreach d,$(MODULE_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libumbra.a
@@ -42,7 +42,8 @@ FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 
 # Debian packages the build and the tests need (make deps installs the missing ones).
-DEB_BUILD := gcc make pkg-config libuv1-dev libjansson-dev libsqlite3-dev libmbedtls-dev
+DEB_BUILD := gcc make pkg-config libuv1-dev libjansson-dev libsqlite3-dev libmbedtls-dev \
+             libhttp-parser-dev
 DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev mosquitto-clients python3 openssl \
              python3-paho-mqtt python3-pytest python3-cryptography
 DEB_BENCH := mosquitto
@@ -78,15 +79,15 @@ e2e: all
 	  SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 # Fuzzers always build with clang, libFuzzer and ASan/UBSan, from the sources.
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Ibroker -Itls -Iregistry -Ipolicy -Ishadow \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Ibroker -Itls -Iregistry -Ipolicy -Ishadow -Ihttp \
                -fsanitize=fuzzer,address,undefined \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Modules that need no loop or sockets: the pure ones, and the registry over SQLite.
 FUZZ_LIB_SRCS := $(filter broker/mqtt_% broker/error.c broker/strmap.c broker/trie.c \
                   broker/retain.c broker/levelset.c broker/config.c broker/log.c broker/profile.c broker/buf.c \
-                  broker/session.c broker/message.c tls/cert.c tls/pki.c registry/% policy/% shadow/%,$(LIB_SRCS))
+                  broker/session.c broker/message.c tls/cert.c tls/pki.c registry/% policy/% shadow/% http/%,$(LIB_SRCS))
 
-build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard broker/*.h registry/*.h tls/*.h policy/*.h shadow/*.h)
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard broker/*.h registry/*.h tls/*.h policy/*.h shadow/*.h http/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS)
 

@@ -13,6 +13,15 @@
  *  - idle: open --connections connections (--parallel setups at a time),
  *    CONNECT with keepalive 600 each, wait for every CONNACK, hold them
  *    --hold seconds, and report the broker's VmRSS growth per connection.
+ *  - fanin: --publishers P publishers and 1 subscriber, every one over TLS
+ *    with a client certificate. The subscriber subscribes to --sub-filter;
+ *    the publishers publish QoS 0 to --topic-pattern (%c: their client id)
+ *    as fast as TCP flow control allows, each encrypting one batch of
+ *    PUBLISH packets into one TLS record at a time. The payload carries the
+ *    send time: messages/s received, sent/s and end-to-end latency over the
+ *    measured window, then a drain phase. The same load as umbra-loadgen's
+ *    fanin scenario, over TLS, where the broker applies the certificate's
+ *    policies to every connect, subscribe, publish and delivery.
  *
  * Given --pid, the broker's CPU time (utime+stime from /proc/PID/stat) and
  * RSS are sampled; the generator's own CPU time and the machine's busy time
@@ -54,8 +63,16 @@
 #define RETRY_NS 10000000ull   /* a failed slot waits 10 ms: a dead broker must not spin us */
 #define HANDSHAKE_KEEPALIVE 60 /* inside the aws profile's 30..1200 s */
 #define IDLE_KEEPALIVE 600     /* must outlast the idle run */
+#define FAN_READ_BUF (256 * 1024) /* the fan-in subscriber's input buffer */
+#define FAN_READS_PER_STEP 16     /* records a subscriber reads before poll() again */
+#define FAN_WRITES_PER_STEP 4     /* records a publisher writes before poll() again */
+#define PAYLOAD_MIN 16            /* send time 8 + publisher 4 + sequence 4 */
+#define HIST_SUB_BITS 5           /* 32 linear sub-buckets per power of two */
+#define HIST_SUB (1u << HIST_SUB_BITS)
+#define HIST_BUCKETS (64u * HIST_SUB)
+#define QUIET_NS 300000000ull /* the drain ends after 300 ms of silence */
 
-enum mode { MODE_HANDSHAKE, MODE_IDLE };
+enum mode { MODE_HANDSHAKE, MODE_IDLE, MODE_FANIN };
 
 enum state {
     ST_FREE,
@@ -63,30 +80,45 @@ enum state {
     ST_HANDSHAKE,   /* TLS handshake */
     ST_WRITE,       /* writing out[]: CONNECT or DISCONNECT */
     ST_CONNACK,     /* reading the 4-byte CONNACK */
-    ST_IDLE,        /* connected and silent (idle mode) */
+    ST_IDLE,        /* connected and silent (idle mode; fan-in publishers before the load) */
+    ST_SUBACK,      /* fan-in subscriber: reading the 5-byte SUBACK */
+    ST_PUBLISH,     /* fan-in publisher: writing batches of PUBLISH packets */
+    ST_RECEIVE,     /* fan-in subscriber: reading PUBLISH packets */
 };
 
 struct conn {
     int fd; /* -1 when closed */
     enum state st;
-    short events; /* what poll() waits for */
+    short events;  /* what poll() waits for */
+    short revents; /* what poll() last reported */
     bool ssl_ready;
     mbedtls_ssl_context ssl;
     /* mbedtls_ssl_write must be retried with the same data after WANT_*. */
-    uint8_t out[192];
+    uint8_t out[320];
     size_t out_len, out_off;
     bool out_is_disconnect;
-    uint8_t in[4];
+    enum state after_write; /* the state once out[] is written (not for DISCONNECT) */
+    uint8_t in[8];
     size_t in_len;
+    /* fan-in */
+    bool is_sub;
+    int index;        /* publisher number */
+    char id[96];      /* client id */
+    uint8_t *msg;     /* publisher: one encoded PUBLISH, the payload filled with 'x' */
+    size_t msg_len, msg_hdr_len;
+    uint8_t *buf;     /* publisher: the batch being written; subscriber: input */
+    size_t buf_len, buf_off, buf_cap;
+    uint32_t seq;     /* publisher: messages built so far (next sequence number) */
     uint64_t start_ns;
     uint64_t retry_ns; /* after a failure, the slot waits until then */
 };
 
 struct opts {
     const char *host, *ca, *cert, *key, *servername, *curves;
-    int port, concurrency, connections, parallel, pid;
+    const char *sub_cert, *sub_key, *client_prefix, *topic_pattern, *sub_filter;
+    int port, concurrency, connections, parallel, pid, publishers, payload, sndbuf;
     enum mode mode;
-    double warmup, duration, hold, timeout;
+    double warmup, duration, hold, timeout, drain;
     bool verify;
 };
 
@@ -102,14 +134,23 @@ static struct opts o = {
     .hold = 2,
     .timeout = 0,
     .verify = true,
+    .publishers = 8,
+    .payload = 128,
+    .sndbuf = 64 * 1024,
+    .drain = 3,
+    .client_prefix = "bench-",
+    .topic_pattern = "bench/%c/data",
+    .sub_filter = "bench/+/data",
 };
 
-static mbedtls_ssl_config conf;
+static mbedtls_ssl_config conf, sub_conf; /* sub_conf: with --sub-cert */
+static bool have_sub_conf;
 static mbedtls_ctr_drbg_context drbg;
 static mbedtls_entropy_context entropy;
-static mbedtls_x509_crt ca_crt, own_crt;
-static mbedtls_pk_context own_key;
+static mbedtls_x509_crt ca_crt, own_crt, sub_crt;
+static mbedtls_pk_context own_key, sub_key;
 static mbedtls_ecp_group_id curve_list[16];
+static bool have_curve_list;
 
 static struct conn *conns;
 static int nconns;
@@ -121,6 +162,14 @@ static bool running = true, measuring;
 static uint64_t completed, win_completed, errors, started, nready;
 static double *lat_ms; /* connection latencies (connect to CONNACK) in the window */
 static size_t lat_n, lat_cap;
+
+/* fan-in */
+static bool flooding; /* publishers build new batches */
+static int suback_code = -1;
+static uint64_t fan_sent_total, fan_received_total, fan_win_sent, fan_win_received;
+static uint64_t fan_out_of_order, fan_bad_packets, fan_last_rx_ns;
+static uint32_t *fan_next_seq; /* per publisher: the sequence number expected next */
+static uint64_t hist[HIST_BUCKETS]; /* end-to-end latency, ns, log-linear */
 
 /* ---- time and /proc ---------------------------------------------------- */
 
@@ -246,6 +295,48 @@ static double percentile(double p)
     return lat_ms[i];
 }
 
+/* The fan-in latency histogram: 32 linear sub-buckets per power of two of
+ * nanoseconds (about 3 % resolution), as in umbra-loadgen. */
+static unsigned hist_index(uint64_t v)
+{
+    if (v < HIST_SUB) return (unsigned)v;
+    unsigned msb = 63u - (unsigned)__builtin_clzll(v);
+    unsigned shift = msb - HIST_SUB_BITS;
+    return (shift + 1) * HIST_SUB + (unsigned)((v >> shift) & (HIST_SUB - 1));
+}
+
+/* Middle of a bucket's range. */
+static double hist_mid(unsigned idx)
+{
+    if (idx < HIST_SUB) return idx;
+    unsigned shift = idx / HIST_SUB - 1;
+    uint64_t lo = (1ull << (shift + HIST_SUB_BITS)) + ((uint64_t)(idx % HIST_SUB) << shift);
+    return (double)lo + (double)(1ull << shift) / 2;
+}
+
+/* Latency percentile in microseconds (0 when nothing was recorded). */
+static double hist_percentile_us(double p)
+{
+    uint64_t total = 0, acc = 0;
+    for (unsigned i = 0; i < HIST_BUCKETS; i++)
+        total += hist[i];
+    if (!total) return 0;
+    uint64_t rank = (uint64_t)(p * (double)total); /* ceil without libm */
+    if ((double)rank < p * (double)total || rank < 1) rank++;
+    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+        acc += hist[i];
+        if (acc >= rank) return hist_mid(i) / 1000.0;
+    }
+    return 0;
+}
+
+static double hist_max_us(void)
+{
+    for (unsigned i = HIST_BUCKETS; i-- > 0;)
+        if (hist[i]) return hist_mid(i) / 1000.0;
+    return 0;
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
 static void log_error(const struct conn *c, const char *what, int tls_rc)
@@ -294,12 +385,14 @@ static void on_debug(void *ctx, int level, const char *file, int line, const cha
 
 /* ---- MQTT packets ---------------------------------------------------------- */
 
-/* CONNECT 3.1.1, clean session, a unique client id; no user name or password:
- * the certificate is the identity. */
-static size_t encode_connect(uint8_t *p, size_t cap, unsigned keepalive)
+/* CONNECT 3.1.1, clean session, a unique client id (fan-in: the
+ * connection's own); no user name or password: the certificate is the
+ * identity. */
+static size_t encode_connect(uint8_t *p, size_t cap, unsigned keepalive, const char *fixed_id)
 {
-    char id[64];
-    int idlen = snprintf(id, sizeof id, "tlsgen-%d-%lu", (int)getpid(), serial++);
+    char id[96];
+    int idlen = fixed_id ? snprintf(id, sizeof id, "%s", fixed_id)
+                         : snprintf(id, sizeof id, "tlsgen-%d-%lu", (int)getpid(), serial++);
     size_t rem = 10 + 2 + (size_t)idlen; /* variable header + client id */
     if (idlen <= 0 || rem > 127 || rem + 2 > cap) abort(); /* one-byte remaining length */
     uint8_t *q = p;
@@ -315,6 +408,73 @@ static size_t encode_connect(uint8_t *p, size_t cap, unsigned keepalive)
     memcpy(q, id, (size_t)idlen);
     q += idlen;
     return (size_t)(q - p);
+}
+
+/* MQTT remaining length; returns the bytes used (at most 4). */
+static size_t encode_varint(uint8_t *p, size_t v)
+{
+    size_t n = 0;
+    do {
+        uint8_t b = (uint8_t)(v & 127);
+        v >>= 7;
+        p[n++] = (uint8_t)(b | (v ? 128 : 0));
+    } while (v);
+    return n;
+}
+
+/* SUBSCRIBE, packet id 1, one filter at QoS 0. */
+static size_t encode_subscribe(uint8_t *p, size_t cap, const char *filter)
+{
+    size_t flen = strlen(filter), rem = 2 + 2 + flen + 1;
+    if (flen > 65535 || rem + 5 > cap) abort(); /* checked when parsing the options */
+    uint8_t *q = p;
+    *q++ = 0x82;
+    q += encode_varint(q, rem);
+    *q++ = 0, *q++ = 1; /* packet id */
+    *q++ = (uint8_t)(flen >> 8), *q++ = (uint8_t)flen;
+    memcpy(q, filter, flen);
+    q += flen;
+    *q++ = 0; /* QoS 0 */
+    return (size_t)(q - p);
+}
+
+/* The publisher's topic: --topic-pattern with %c replaced by its client id. */
+static bool fan_topic(const char *id, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *s = o.topic_pattern; *s; s++) {
+        const char *add = s;
+        size_t len = 1;
+        if (s[0] == '%' && s[1] == 'c') add = id, len = strlen(id), s++;
+        else if (s[0] == '%' && s[1] == '%') s++;
+        if (n + len >= cap) return false;
+        memcpy(out + n, add, len);
+        n += len;
+    }
+    out[n] = '\0';
+    return n > 0 && !strpbrk(out, "+#");
+}
+
+/* Encode the publisher's PUBLISH template (QoS 0, payload of 'x'). */
+static void fan_make_template(struct conn *c)
+{
+    char topic[512];
+    if (!fan_topic(c->id, topic, sizeof topic)) {
+        fprintf(stderr, "tlsgen: bad --topic-pattern '%s'\n", o.topic_pattern);
+        exit(2);
+    }
+    size_t tlen = strlen(topic), rem = 2 + tlen + (size_t)o.payload;
+    c->msg = malloc(1 + 4 + rem);
+    if (!c->msg) abort();
+    c->msg[0] = 0x30;
+    size_t h = 1 + encode_varint(c->msg + 1, rem);
+    c->msg[h++] = (uint8_t)(tlen >> 8);
+    c->msg[h++] = (uint8_t)tlen;
+    memcpy(c->msg + h, topic, tlen);
+    h += tlen;
+    memset(c->msg + h, 'x', (size_t)o.payload);
+    c->msg_hdr_len = h;
+    c->msg_len = h + (size_t)o.payload;
 }
 
 /* ---- connections ----------------------------------------------------------- */
@@ -342,7 +502,7 @@ static void conn_start(struct conn *c)
 {
     if (!c->ssl_ready) {
         mbedtls_ssl_init(&c->ssl);
-        int rc = mbedtls_ssl_setup(&c->ssl, &conf);
+        int rc = mbedtls_ssl_setup(&c->ssl, c->is_sub && have_sub_conf ? &sub_conf : &conf);
         if (rc) {
             conn_fail(c, "ssl setup", rc);
             return;
@@ -365,6 +525,10 @@ static void conn_start(struct conn *c)
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* As umbra-loadgen: without a cap the kernel grows a flooded socket's
+     * send buffer to megabytes, and latency becomes the time to drain it. */
+    if (o.mode == MODE_FANIN && !c->is_sub && o.sndbuf > 0)
+        setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &o.sndbuf, sizeof o.sndbuf);
     if (connect(c->fd, (struct sockaddr *)&broker_addr, sizeof broker_addr) && errno != EINPROGRESS) {
         char what[96];
         snprintf(what, sizeof what, "connect: %s", strerror(errno));
@@ -384,6 +548,114 @@ static void record_latency(struct conn *c)
         if (!lat_ms) abort();
     }
     lat_ms[lat_n++] = (double)(now_ns() - c->start_ns) / 1e6;
+}
+
+/* ---- fan-in ------------------------------------------------------------------ */
+
+/* Fill the publisher's batch with as many whole PUBLISH packets as one TLS
+ * record holds, each stamped with the send time, the publisher and its
+ * sequence number. */
+static void fan_build_batch(struct conn *c)
+{
+    size_t n = c->buf_cap / c->msg_len;
+    uint64_t t = now_ns();
+    uint32_t pub = (uint32_t)c->index;
+    uint8_t *p = c->buf;
+    for (size_t i = 0; i < n; i++, p += c->msg_len) {
+        memcpy(p, c->msg, c->msg_len);
+        uint8_t *pl = p + c->msg_hdr_len;
+        memcpy(pl, &t, 8);
+        memcpy(pl + 8, &pub, 4);
+        memcpy(pl + 12, &c->seq, 4);
+        c->seq++;
+    }
+    c->buf_len = n * c->msg_len;
+    c->buf_off = 0;
+    fan_sent_total += n;
+    if (measuring) fan_win_sent += n;
+}
+
+/* A publisher's socket is readable: the broker says nothing to a QoS 0
+ * publisher, so this is it closing the connection (a denied publish does). */
+static bool fan_check_open(struct conn *c)
+{
+    uint8_t junk[256];
+    int rc = mbedtls_ssl_read(&c->ssl, junk, sizeof junk);
+    if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE || rc > 0) return true;
+    conn_fail(c,
+              rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ? "publisher closed by the broker"
+                                                                 : "publisher read",
+              rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ? 0 : rc);
+    return false;
+}
+
+static void fan_on_publish(const uint8_t *p, size_t rem, int qos, uint64_t t)
+{
+    if (rem < 2) {
+        fan_bad_packets++;
+        return;
+    }
+    size_t hdr = 2 + ((size_t)p[0] << 8 | p[1]) + (qos ? 2 : 0);
+    if (rem < hdr + PAYLOAD_MIN) {
+        fan_bad_packets++;
+        return;
+    }
+    uint64_t sent_at;
+    uint32_t from, seq;
+    memcpy(&sent_at, p + hdr, 8);
+    memcpy(&from, p + hdr + 8, 4);
+    memcpy(&seq, p + hdr + 12, 4);
+    if (from >= (uint32_t)o.publishers) {
+        fan_bad_packets++;
+        return;
+    }
+    if (seq < fan_next_seq[from])
+        fan_out_of_order++; /* a duplicate or a reordering: neither should happen */
+    else
+        fan_next_seq[from] = seq + 1;
+    fan_received_total++;
+    fan_last_rx_ns = t;
+    if (measuring) {
+        fan_win_received++;
+        hist[hist_index(t > sent_at ? t - sent_at : 0)]++;
+    }
+}
+
+/* Every whole packet in the subscriber's input; the partial rest stays.
+ * False when the connection failed. */
+static bool fan_parse(struct conn *c, uint64_t t)
+{
+    size_t off = 0;
+    for (;;) {
+        const uint8_t *p = c->buf + off;
+        size_t avail = c->buf_len - off, rem = 0, i = 1;
+        unsigned shift = 0;
+        bool whole = false;
+        while (i < avail && i <= 4) {
+            rem |= (size_t)(p[i] & 127) << shift;
+            shift += 7;
+            if (!(p[i++] & 128)) {
+                whole = true;
+                break;
+            }
+        }
+        if (!whole && i > 4) {
+            fan_bad_packets++;
+            conn_fail(c, "malformed packet from the broker", 0);
+            return false;
+        }
+        if (!whole) break;
+        if (i + rem > c->buf_cap) {
+            conn_fail(c, "packet larger than the input buffer", 0);
+            return false;
+        }
+        if (avail < i + rem) break;
+        if ((p[0] & 0xF0) == 0x30) fan_on_publish(p + i, rem, (p[0] >> 1) & 3, t);
+        off += i + rem;
+    }
+    memmove(c->buf, c->buf + off, c->buf_len - off);
+    c->buf_len -= off;
+    return true;
 }
 
 /* Drive one connection until it would block. */
@@ -419,9 +691,12 @@ static void step(struct conn *c)
             if (suite_name[0] == '?')
                 snprintf(suite_name, sizeof suite_name, "%s", mbedtls_ssl_get_ciphersuite(&c->ssl));
             c->out_len = encode_connect(c->out, sizeof c->out,
-                                        o.mode == MODE_IDLE ? IDLE_KEEPALIVE : HANDSHAKE_KEEPALIVE);
+                                        o.mode == MODE_HANDSHAKE ? HANDSHAKE_KEEPALIVE
+                                                                 : IDLE_KEEPALIVE,
+                                        o.mode == MODE_FANIN ? c->id : NULL);
             c->out_off = 0;
             c->out_is_disconnect = false;
+            c->after_write = ST_CONNACK;
             c->st = ST_WRITE;
             break;
         case ST_WRITE:
@@ -431,13 +706,17 @@ static void step(struct conn *c)
                 return;
             }
             if (rc < 0) {
-                conn_fail(c, c->out_is_disconnect ? "write DISCONNECT" : "write CONNECT", rc);
+                conn_fail(c,
+                          c->out_is_disconnect           ? "write DISCONNECT"
+                          : c->after_write == ST_SUBACK ? "write SUBSCRIBE"
+                                                         : "write CONNECT",
+                          rc);
                 return;
             }
             c->out_off += (size_t)rc;
             if (c->out_off < c->out_len) break;
             if (!c->out_is_disconnect) {
-                c->st = ST_CONNACK;
+                c->st = c->after_write;
                 break;
             }
             /* Done: a polite close_notify (best effort), close, start over. */
@@ -448,7 +727,7 @@ static void step(struct conn *c)
             if (running) conn_start(c);
             return;
         case ST_CONNACK:
-            rc = mbedtls_ssl_read(&c->ssl, c->in + c->in_len, sizeof c->in - c->in_len);
+            rc = mbedtls_ssl_read(&c->ssl, c->in + c->in_len, 4 - c->in_len);
             if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
                 c->events = rc == MBEDTLS_ERR_SSL_WANT_READ ? POLLIN : POLLOUT;
                 return;
@@ -462,7 +741,7 @@ static void step(struct conn *c)
                 return;
             }
             c->in_len += (size_t)rc;
-            if (c->in_len < sizeof c->in) break;
+            if (c->in_len < 4) break;
             if (c->in[0] != 0x20 || c->in[1] != 2 || c->in[3] != 0) {
                 char what[64];
                 snprintf(what, sizeof what, "CONNACK refused (%02x %02x %02x %02x)", c->in[0],
@@ -471,7 +750,15 @@ static void step(struct conn *c)
                 return;
             }
             record_latency(c);
-            if (o.mode == MODE_IDLE) {
+            if (o.mode == MODE_FANIN && c->is_sub) {
+                c->out_len = encode_subscribe(c->out, sizeof c->out, o.sub_filter);
+                c->out_off = 0;
+                c->in_len = 0;
+                c->after_write = ST_SUBACK;
+                c->st = ST_WRITE;
+                break;
+            }
+            if (o.mode != MODE_HANDSHAKE) { /* idle, or a fan-in publisher waiting for the load */
                 nready++;
                 c->st = ST_IDLE;
                 c->events = POLLIN;
@@ -501,6 +788,91 @@ static void step(struct conn *c)
             }
             break;
         }
+        case ST_SUBACK:
+            rc = mbedtls_ssl_read(&c->ssl, c->in + c->in_len, 5 - c->in_len);
+            if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+                c->events = rc == MBEDTLS_ERR_SSL_WANT_READ ? POLLIN : POLLOUT;
+                return;
+            }
+            if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+                conn_fail(c, "closed by the broker before SUBACK", 0);
+                return;
+            }
+            if (rc < 0) {
+                conn_fail(c, "read SUBACK", rc);
+                return;
+            }
+            c->in_len += (size_t)rc;
+            if (c->in_len < 5) break;
+            if (c->in[0] != 0x90 || c->in[1] != 3 || c->in[2] != 0 || c->in[3] != 1) {
+                char what[80];
+                snprintf(what, sizeof what, "unexpected reply to SUBSCRIBE (%02x %02x %02x %02x %02x)",
+                         c->in[0], c->in[1], c->in[2], c->in[3], c->in[4]);
+                conn_fail(c, what, 0);
+                return;
+            }
+            suback_code = c->in[4];
+            if (suback_code > 2) {
+                /* always said, whatever the error count: the policy refused the filter */
+                fprintf(stderr, "tlsgen: SUBACK 0x%02x: the broker did not grant '%s' to %s\n",
+                        suback_code, o.sub_filter, c->id);
+                conn_fail(c, "SUBACK refused", 0);
+                return;
+            }
+            c->buf_cap = FAN_READ_BUF;
+            c->buf_len = 0;
+            c->buf = malloc(c->buf_cap);
+            if (!c->buf) abort();
+            nready++;
+            c->st = ST_RECEIVE;
+            c->events = POLLIN;
+            return;
+        case ST_PUBLISH:
+            if ((c->revents & (POLLIN | POLLHUP | POLLERR)) && !fan_check_open(c)) return;
+            c->revents = 0;
+            for (int k = 0; k < FAN_WRITES_PER_STEP; k++) {
+                if (c->buf_off == c->buf_len) {
+                    if (!flooding) { /* the load is over and the last batch is out */
+                        c->events = POLLIN;
+                        return;
+                    }
+                    fan_build_batch(c);
+                }
+                rc = mbedtls_ssl_write(&c->ssl, c->buf + c->buf_off, c->buf_len - c->buf_off);
+                if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+                    c->events = POLLIN | POLLOUT; /* retried with the same data */
+                    return;
+                }
+                if (rc < 0) {
+                    conn_fail(c, "write PUBLISH", rc);
+                    return;
+                }
+                c->buf_off += (size_t)rc;
+            }
+            c->events = POLLIN | POLLOUT;
+            return;
+        case ST_RECEIVE:
+            for (int k = 0; k < FAN_READS_PER_STEP; k++) {
+                /* Room for a whole record (16 KB at most): mbedTLS then keeps no
+                 * plaintext back that poll() could not see. */
+                rc = mbedtls_ssl_read(&c->ssl, c->buf + c->buf_len, c->buf_cap - c->buf_len);
+                if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+                    c->events = rc == MBEDTLS_ERR_SSL_WANT_READ ? POLLIN : POLLOUT;
+                    return;
+                }
+                if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+                    conn_fail(c, "subscriber closed by the broker", 0);
+                    return;
+                }
+                if (rc < 0) {
+                    conn_fail(c, "subscriber read", rc);
+                    return;
+                }
+                c->buf_len += (size_t)rc;
+                if (!fan_parse(c, now_ns())) return;
+            }
+            c->events = POLLIN;
+            return;
         }
     }
 }
@@ -526,7 +898,10 @@ static void poll_once(int timeout_ms)
     int rc = poll(pfd, (nfds_t)n, timeout_ms);
     if (rc <= 0) return;
     for (int k = 0; k < n; k++)
-        if (pfd[k].revents) step(&conns[idx[k]]);
+        if (pfd[k].revents) {
+            conns[idx[k]].revents = pfd[k].revents;
+            step(&conns[idx[k]]);
+        }
 }
 
 /* ---- runs ---------------------------------------------------------------- */
@@ -539,19 +914,25 @@ static int ms_until(uint64_t t)
     return ms > 100 ? 100 : (int)ms;
 }
 
-/* Idle connections say goodbye (DISCONNECT, close_notify; best effort, they
- * are non-blocking) so that the broker logs no errors; the rest just close. */
+/* Idle connections and fan-in connections with nothing half written say
+ * goodbye (DISCONNECT, close_notify; best effort, they are non-blocking) so
+ * that the broker logs no errors; the rest just close. */
 static void close_all(void)
 {
     static const uint8_t disconnect[] = {0xE0, 0};
     for (int i = 0; i < nconns; i++) {
-        if (conns[i].st == ST_IDLE) {
-            mbedtls_ssl_write(&conns[i].ssl, disconnect, sizeof disconnect);
-            mbedtls_ssl_close_notify(&conns[i].ssl);
+        struct conn *c = &conns[i];
+        if (c->st == ST_IDLE || c->st == ST_RECEIVE ||
+            (c->st == ST_PUBLISH && c->buf_off == c->buf_len)) {
+            mbedtls_ssl_write(&c->ssl, disconnect, sizeof disconnect);
+            mbedtls_ssl_close_notify(&c->ssl);
         }
-        conn_close(&conns[i]);
-        if (conns[i].ssl_ready) mbedtls_ssl_free(&conns[i].ssl);
-        conns[i].ssl_ready = false;
+        conn_close(c);
+        if (c->ssl_ready) mbedtls_ssl_free(&c->ssl);
+        c->ssl_ready = false;
+        free(c->msg);
+        free(c->buf);
+        c->msg = c->buf = NULL;
     }
 }
 
@@ -682,6 +1063,111 @@ static int run_idle(uint64_t deadline)
     return errors || timed_out ? 1 : 0;
 }
 
+/* Fan-in: connect the subscriber (conns[0]) and the publishers, start the
+ * load once every one is ready, measure after the warm-up, then stop the
+ * publishers and drain. Any failed connection ends the run. */
+static int run_fanin(uint64_t deadline)
+{
+    for (int i = 0; i < nconns; i++) {
+        struct conn *c = &conns[i];
+        c->is_sub = i == 0;
+        c->index = i - 1;
+        if (c->is_sub)
+            snprintf(c->id, sizeof c->id, "%ssub", o.client_prefix);
+        else
+            snprintf(c->id, sizeof c->id, "%spub-%d", o.client_prefix, c->index);
+        if (!c->is_sub) {
+            fan_make_template(c);
+            c->buf_cap = c->msg_len > 16384 ? c->msg_len : 16384; /* one record's plaintext */
+            c->buf = malloc(c->buf_cap);
+            if (!c->buf) abort();
+        }
+    }
+    fan_next_seq = calloc((size_t)o.publishers, sizeof *fan_next_seq);
+    if (!fan_next_seq) abort();
+    for (int i = 0; i < nconns; i++)
+        conn_start(&conns[i]);
+    struct sample s0 = {0}, s1 = {0};
+    bool timed_out = false, loaded = false, drained = false;
+    uint64_t t0 = now_ns(), load_start = 0, win_start = 0, win_end = 0, drain_end = 0;
+    double connect_s = 0;
+    for (;;) {
+        uint64_t now = now_ns();
+        if (errors) break; /* a load run needs every connection */
+        if (now >= deadline) {
+            timed_out = true;
+            break;
+        }
+        if (!loaded && nready == (uint64_t)nconns) {
+            loaded = flooding = true;
+            load_start = now;
+            connect_s = (double)(now - t0) / 1e9;
+            win_start = load_start + (uint64_t)(o.warmup * 1e9);
+            win_end = win_start + (uint64_t)(o.duration * 1e9);
+            for (int i = 1; i < nconns; i++) {
+                conns[i].st = ST_PUBLISH;
+                conns[i].revents = 0;
+                step(&conns[i]);
+            }
+            continue;
+        }
+        if (loaded && !measuring && !drain_end && now >= win_start) {
+            memset(hist, 0, sizeof hist);
+            fan_win_sent = fan_win_received = 0;
+            s0 = take_sample();
+            measuring = true;
+        }
+        if (measuring && now >= win_end) {
+            s1 = take_sample();
+            measuring = flooding = false;
+            fan_last_rx_ns = now;
+            drain_end = now + (uint64_t)(o.drain * 1e9);
+        }
+        if (drain_end) {
+            bool pending = false; /* a publisher still writing its last batch */
+            for (int i = 1; i < nconns; i++)
+                if (conns[i].buf_off < conns[i].buf_len) pending = true;
+            if ((!pending && fan_received_total >= fan_sent_total) || now >= drain_end ||
+                now - fan_last_rx_ns > QUIET_NS) {
+                drained = true;
+                break;
+            }
+        }
+        int wait_ms = ms_until(!loaded ? deadline : measuring ? win_end : drain_end ? drain_end : win_start);
+        if (drain_end && wait_ms > 20) wait_ms = 20;
+        poll_once(wait_ms);
+    }
+    if (!drained && !s1.ns) {
+        s1 = take_sample();
+        if (!s0.ns) s0 = s1;
+    }
+    measuring = flooding = false;
+    long rss = broker_status_kb("VmRSS"), hwm = broker_status_kb("VmHWM");
+    close_all();
+    double secs = secs_between(&s0, &s1);
+    uint64_t lost = fan_sent_total > fan_received_total ? fan_sent_total - fan_received_total : 0;
+    printf("{\"mode\":\"fanin\",\"client_key\":\"%s\",\"suite\":\"%s\",\"curve\":\"%s\","
+           "\"publishers\":%d,\"subscribers\":1,\"payload\":%d,\"sndbuf\":%d,"
+           "\"sub_filter\":\"%s\",\"suback\":%d,\"connect_seconds\":%.3f,\"warmup\":%.1f,"
+           "\"seconds\":%.3f,\"sent\":%llu,\"received\":%llu,\"msgs_per_sec\":%.0f,"
+           "\"sent_per_sec\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
+           "\"sent_total\":%llu,\"received_total\":%llu,\"lost\":%llu,\"out_of_order\":%llu,"
+           "\"broker_cpu_pct\":%.1f,\"broker_rss_kb\":%ld,\"broker_hwm_kb\":%ld,"
+           "\"gen_cpu_pct\":%.1f,\"host_busy_pct\":%.1f,\"timed_out\":%s,\"errors\":%llu}\n",
+           key_label, suite_name, curve_name, o.publishers, o.payload, o.sndbuf, o.sub_filter,
+           suback_code, connect_s, o.warmup, secs, (unsigned long long)fan_win_sent,
+           (unsigned long long)fan_win_received,
+           secs > 0 ? (double)fan_win_received / secs : 0,
+           secs > 0 ? (double)fan_win_sent / secs : 0, hist_percentile_us(0.50),
+           hist_percentile_us(0.99), hist_max_us(), (unsigned long long)fan_sent_total,
+           (unsigned long long)fan_received_total, (unsigned long long)lost,
+           (unsigned long long)fan_out_of_order, broker_pct(&s0, &s1), rss, hwm,
+           own_pct(&s0, &s1), host_pct(&s0, &s1), timed_out ? "true" : "false",
+           (unsigned long long)(errors + fan_bad_packets + (timed_out ? 1 : 0)));
+    free(fan_next_seq);
+    return errors || fan_bad_packets || timed_out ? 1 : 0;
+}
+
 /* ---- setup ------------------------------------------------------------------ */
 
 static void die_tls(const char *what, int rc)
@@ -708,7 +1194,26 @@ static void parse_curves(const char *list)
     }
     curve_list[n] = MBEDTLS_ECP_DP_NONE;
     if (!n) exit(2);
-    mbedtls_ssl_conf_curves(&conf, curve_list);
+    have_curve_list = true;
+}
+
+/* A client configuration presenting crt and key. */
+static void setup_conf(mbedtls_ssl_config *cf, mbedtls_x509_crt *crt, mbedtls_pk_context *key)
+{
+    int rc;
+    if ((rc = mbedtls_ssl_config_defaults(cf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                          MBEDTLS_SSL_PRESET_DEFAULT)))
+        die_tls("TLS configuration", rc);
+    mbedtls_ssl_conf_rng(cf, mbedtls_ctr_drbg_random, &drbg);
+    mbedtls_ssl_conf_min_version(cf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_max_version(cf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    /* Every handshake is a full one: no ticket to resume with. */
+    mbedtls_ssl_conf_session_tickets(cf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+    mbedtls_ssl_conf_authmode(cf, o.verify ? MBEDTLS_SSL_VERIFY_REQUIRED : MBEDTLS_SSL_VERIFY_NONE);
+    mbedtls_ssl_conf_ca_chain(cf, &ca_crt, NULL);
+    if ((rc = mbedtls_ssl_conf_own_cert(cf, crt, key))) die_tls("own certificate", rc);
+    if (have_curve_list) mbedtls_ssl_conf_curves(cf, curve_list);
+    mbedtls_ssl_conf_dbg(cf, on_debug, NULL);
 }
 
 static void setup_tls(void)
@@ -720,6 +1225,9 @@ static void setup_tls(void)
     mbedtls_x509_crt_init(&ca_crt);
     mbedtls_x509_crt_init(&own_crt);
     mbedtls_pk_init(&own_key);
+    mbedtls_ssl_config_init(&sub_conf);
+    mbedtls_x509_crt_init(&sub_crt);
+    mbedtls_pk_init(&sub_key);
     if ((rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
                                     (const unsigned char *)"tlsgen", 6)))
         die_tls("random generator", rc);
@@ -731,29 +1239,26 @@ static void setup_tls(void)
     else if (mbedtls_pk_get_type(&own_key) == MBEDTLS_PK_ECKEY)
         snprintf(key_label, sizeof key_label, "%s",
                  mbedtls_ecp_curve_info_from_grp_id(mbedtls_pk_ec(own_key)->grp.id)->name);
-    if ((rc = mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                          MBEDTLS_SSL_PRESET_DEFAULT)))
-        die_tls("TLS configuration", rc);
-    mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
-    mbedtls_ssl_conf_min_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-    mbedtls_ssl_conf_max_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-    /* Every handshake is a full one: no ticket to resume with. */
-    mbedtls_ssl_conf_session_tickets(&conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
-    mbedtls_ssl_conf_authmode(&conf, o.verify ? MBEDTLS_SSL_VERIFY_REQUIRED
-                                              : MBEDTLS_SSL_VERIFY_NONE);
-    mbedtls_ssl_conf_ca_chain(&conf, &ca_crt, NULL);
-    if ((rc = mbedtls_ssl_conf_own_cert(&conf, &own_crt, &own_key))) die_tls("own certificate", rc);
     if (o.curves) parse_curves(o.curves);
-    mbedtls_ssl_conf_dbg(&conf, on_debug, NULL);
+    setup_conf(&conf, &own_crt, &own_key);
+    if (o.sub_cert) { /* fan-in: the subscriber's own certificate */
+        if ((rc = mbedtls_x509_crt_parse_file(&sub_crt, o.sub_cert))) die_tls(o.sub_cert, rc);
+        if ((rc = mbedtls_pk_parse_keyfile(&sub_key, o.sub_key, NULL))) die_tls(o.sub_key, rc);
+        setup_conf(&sub_conf, &sub_crt, &sub_key);
+        have_sub_conf = true;
+    }
     mbedtls_debug_set_threshold(2); /* until on_debug has seen the curve */
 }
 
 static void free_tls(void)
 {
     mbedtls_ssl_config_free(&conf);
+    mbedtls_ssl_config_free(&sub_conf);
     mbedtls_x509_crt_free(&ca_crt);
     mbedtls_x509_crt_free(&own_crt);
+    mbedtls_x509_crt_free(&sub_crt);
     mbedtls_pk_free(&own_key);
+    mbedtls_pk_free(&sub_key);
     mbedtls_ctr_drbg_free(&drbg);
     mbedtls_entropy_free(&entropy);
 }
@@ -764,7 +1269,7 @@ static void usage(int status)
 {
     fprintf(status ? stderr : stdout,
             "usage: umbra-tlsgen --port PORT --ca CA.pem --cert CERT.pem --key KEY.pem\n"
-            "                    [--mode handshake|idle] [options]\n"
+            "                    [--mode handshake|idle|fanin] [options]\n"
             "       umbra-tlsgen --free-port            print a free 127.0.0.1 TCP port\n"
             "       umbra-tlsgen --port PORT --probe S  wait up to S seconds for a listener\n"
             "\n"
@@ -776,6 +1281,10 @@ static void usage(int status)
             "  idle       open --connections [1000] (--parallel [32] at a time), CONNECT\n"
             "             with keepalive 600, hold them --hold [2] s: broker VmRSS growth\n"
             "             per connection (needs --pid)\n"
+            "  fanin      --publishers [8] publishers at QoS 0, as fast as TCP flow\n"
+            "             control allows, into 1 subscriber: messages/s received, sent/s,\n"
+            "             end-to-end latency p50/p99 over --duration [5] s after\n"
+            "             --warmup [1] s, then up to --drain [3] s for the rest\n"
             "\n"
             "options:\n"
             "  --host ADDR        broker address, 127.0.0.1 only [127.0.0.1]\n"
@@ -785,7 +1294,14 @@ static void usage(int status)
             "                     [mbedTLS's default list, which starts with secp521r1]\n"
             "  --pid PID          broker process: CPU time and RSS from /proc\n"
             "  --timeout S        deadline of the whole run [handshake: warmup+duration+30,\n"
-            "                     idle: 120+hold]\n"
+            "                     idle: 120+hold, fanin: warmup+duration+drain+30]\n"
+            "fanin options:\n"
+            "  --sub-cert F --sub-key F  the subscriber's certificate [--cert, --key]\n"
+            "  --client-prefix P  client ids P pub-0 .. P pub-N-1 and P sub [bench-]\n"
+            "  --topic-pattern T  publishers' topic, %%c = client id [bench/%%c/data]\n"
+            "  --sub-filter F     the subscriber's filter; SUBACK 0x80 fails [bench/+/data]\n"
+            "  --publishers N     [8]     --payload BYTES  16..65000 [128]\n"
+            "  --sndbuf BYTES     publishers' SO_SNDBUF, 0 = autotuning [65536]\n"
             "prints one JSON line on stdout; exit 1 on connection errors or a timeout.\n");
     exit(status);
 }
@@ -864,6 +1380,8 @@ static void parse(int argc, char **argv)
                 o.mode = MODE_HANDSHAKE;
             else if (!strcmp(v, "idle"))
                 o.mode = MODE_IDLE;
+            else if (!strcmp(v, "fanin"))
+                o.mode = MODE_FANIN;
             else
                 usage(2);
         } else if (!strcmp(k, "--concurrency"))
@@ -884,6 +1402,24 @@ static void parse(int argc, char **argv)
             o.pid = (int)num_arg(v, 1, 1 << 30);
         else if (!strcmp(k, "--probe"))
             probe_s = num_arg(v, 0, 600);
+        else if (!strcmp(k, "--sub-cert"))
+            o.sub_cert = v;
+        else if (!strcmp(k, "--sub-key"))
+            o.sub_key = v;
+        else if (!strcmp(k, "--client-prefix"))
+            o.client_prefix = v;
+        else if (!strcmp(k, "--topic-pattern"))
+            o.topic_pattern = v;
+        else if (!strcmp(k, "--sub-filter"))
+            o.sub_filter = v;
+        else if (!strcmp(k, "--publishers"))
+            o.publishers = (int)num_arg(v, 1, 1000);
+        else if (!strcmp(k, "--payload"))
+            o.payload = (int)num_arg(v, PAYLOAD_MIN, 65000);
+        else if (!strcmp(k, "--sndbuf"))
+            o.sndbuf = (int)num_arg(v, 0, 64 << 20);
+        else if (!strcmp(k, "--drain"))
+            o.drain = num_arg(v, 0, 300);
         else
             usage(2);
     }
@@ -899,7 +1435,19 @@ static void parse(int argc, char **argv)
     if (!o.port) usage(2);
     if (probe_s >= 0) exit(probe(probe_s));
     if (!o.ca || !o.cert || !o.key) usage(2);
-    if (o.timeout <= 0) o.timeout = o.mode == MODE_IDLE ? 120 + o.hold : o.warmup + o.duration + 30;
+    if (!o.sub_cert != !o.sub_key) {
+        fprintf(stderr, "tlsgen: --sub-cert and --sub-key go together\n");
+        exit(2);
+    }
+    /* client ids (prefix + "pub-N") and the SUBSCRIBE must fit their buffers */
+    if (strlen(o.client_prefix) > 64 || strlen(o.sub_filter) > 256 || !o.sub_filter[0]) {
+        fprintf(stderr, "tlsgen: --client-prefix up to 64 bytes, --sub-filter 1..256\n");
+        exit(2);
+    }
+    if (o.timeout <= 0)
+        o.timeout = o.mode == MODE_IDLE    ? 120 + o.hold
+                    : o.mode == MODE_FANIN ? o.warmup + o.duration + o.drain + 30
+                                           : o.warmup + o.duration + 30;
 }
 
 int main(int argc, char **argv)
@@ -907,7 +1455,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     parse(argc, argv);
     uint64_t deadline = now_ns() + (uint64_t)(o.timeout * 1e9);
-    nconns = o.mode == MODE_IDLE ? o.connections : o.concurrency;
+    nconns = o.mode == MODE_IDLE    ? o.connections
+             : o.mode == MODE_FANIN ? o.publishers + 1
+                                    : o.concurrency;
     /* one descriptor per connection, and a few to spare */
     struct rlimit rl;
     if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < (rlim_t)nconns + 64) {
@@ -925,7 +1475,9 @@ int main(int argc, char **argv)
     if (!conns) abort();
     for (int i = 0; i < nconns; i++)
         conns[i].fd = -1;
-    int rc = o.mode == MODE_IDLE ? run_idle(deadline) : run_handshake(deadline);
+    int rc = o.mode == MODE_IDLE    ? run_idle(deadline)
+             : o.mode == MODE_FANIN ? run_fanin(deadline)
+                                    : run_handshake(deadline);
     fflush(stdout);
     free(conns);
     free(lat_ms);
