@@ -299,6 +299,13 @@ void router_publish(struct umbra_server *s, const char *topic, size_t topic_len,
             continue;
         }
         if (q == 0 && !sess->conn) continue;
+        if (q == 0 && !session_has_room(sess, &s->limits, payload_len)) {
+            /* A congested subscriber's full queue would refuse it anyway:
+             * drop it before copying it. This is the flood's common case. */
+            sess->dropped++;
+            s->stats.msgs_dropped++;
+            continue;
+        }
         if (!msg) {
             msg = own = msg_new(topic, topic_len, payload, payload_len, qos);
             if (!msg) {

@@ -179,6 +179,12 @@ static bool over_bounds(const struct umbra_session *s, const struct session_limi
     return lim->max_queued_bytes && s->queued_bytes + extra_bytes > lim->max_queued_bytes;
 }
 
+bool session_has_room(const struct umbra_session *s, const struct session_limits *lim,
+                      size_t payload_len)
+{
+    return !over_bounds(s, lim, payload_len);
+}
+
 int session_enqueue(struct umbra_session *s, const struct session_limits *lim,
                     struct umbra_delivery *d)
 {

@@ -119,6 +119,9 @@ int session_enqueue(struct umbra_session *s, const struct session_limits *lim,
                     struct umbra_delivery *d);
 /* Queue at the front (messages taken back from flight on reconnect). */
 int session_enqueue_front(struct umbra_session *s, struct umbra_delivery *d);
+/* Would a message of this size fit in the queue as it is (no QoS 0 evicted)? */
+bool session_has_room(const struct umbra_session *s, const struct session_limits *lim,
+                      size_t payload_len);
 /* Pop the oldest queued delivery into *d; false if none. Caller owns d->msg. */
 bool session_dequeue(struct umbra_session *s, struct umbra_delivery *d);
 static inline uint32_t session_queued(const struct umbra_session *s)

@@ -53,6 +53,8 @@ static void test_queue_message_bound_drops_new_qos1(void **state)
     struct umbra_session *s = session_new("c", 1);
     struct session_limits lim = {10, 3, 0};
     for (char t = 'a'; t < 'a' + 5; t++) {
+        /* The router asks first, to drop a QoS 0 message before copying it. */
+        assert_int_equal(session_has_room(s, &lim, 4), t < 'a' + 3);
         struct umbra_delivery d = make(1, 4, t);
         int rc = session_enqueue(s, &lim, &d);
         assert_int_equal(rc, t < 'a' + 3 ? 0 : UMBRA_ELIMIT);
