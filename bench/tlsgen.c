@@ -17,7 +17,10 @@
  *    with a client certificate. The subscriber subscribes to --sub-filter;
  *    the publishers publish QoS 0 to --topic-pattern (%c: their client id)
  *    as fast as TCP flow control allows, each encrypting one batch of
- *    PUBLISH packets into one TLS record at a time. The payload carries the
+ *    PUBLISH packets into one TLS record at a time; or, with --rate R, at R
+ *    messages/s in all, each writing what is due once per 1 ms tick (as
+ *    umbra-loadgen --rate), so that the broker's CPU per delivered message
+ *    can be measured below saturation. The payload carries the
  *    send time: messages/s received, sent/s and end-to-end latency over the
  *    measured window, then a drain phase. The same load as umbra-loadgen's
  *    fanin scenario, over TLS, where the broker applies the certificate's
@@ -119,6 +122,7 @@ struct opts {
     int port, concurrency, connections, parallel, pid, publishers, payload, sndbuf;
     enum mode mode;
     double warmup, duration, hold, timeout, drain;
+    double rate; /* fan-in: total messages/s over all publishers; 0 = unpaced */
     bool verify;
 };
 
@@ -165,6 +169,7 @@ static size_t lat_n, lat_cap;
 
 /* fan-in */
 static bool flooding; /* publishers build new batches */
+static uint64_t load_start_ns; /* --rate: messages due are counted from here */
 static int suback_code = -1;
 static uint64_t fan_sent_total, fan_received_total, fan_win_sent, fan_win_received;
 static uint64_t fan_out_of_order, fan_bad_packets, fan_last_rx_ns;
@@ -552,13 +557,26 @@ static void record_latency(struct conn *c)
 
 /* ---- fan-in ------------------------------------------------------------------ */
 
-/* Fill the publisher's batch with as many whole PUBLISH packets as one TLS
- * record holds, each stamped with the send time, the publisher and its
- * sequence number. */
-static void fan_build_batch(struct conn *c)
+/* How many messages a publisher may put in its next batch: as many whole
+ * PUBLISH packets as one TLS record holds; with --rate, no more than are
+ * due (rate / publishers per second since the load started). */
+static size_t fan_budget(const struct conn *c, uint64_t t)
 {
     size_t n = c->buf_cap / c->msg_len;
-    uint64_t t = now_ns();
+    if (o.rate > 0) {
+        double per_pub = o.rate / o.publishers;
+        uint64_t due = (uint64_t)(per_pub * (double)(t - load_start_ns) / 1e9);
+        size_t owed = due > c->seq ? (size_t)(due - c->seq) : 0;
+        if (owed < n) n = owed;
+    }
+    return n;
+}
+
+/* Fill the publisher's batch with n (at most one TLS record's worth) PUBLISH
+ * packets, each stamped with the send time, the publisher and its sequence
+ * number. */
+static void fan_build_batch(struct conn *c, size_t n, uint64_t t)
+{
     uint32_t pub = (uint32_t)c->index;
     uint8_t *p = c->buf;
     for (size_t i = 0; i < n; i++, p += c->msg_len) {
@@ -836,7 +854,13 @@ static void step(struct conn *c)
                         c->events = POLLIN;
                         return;
                     }
-                    fan_build_batch(c);
+                    uint64_t t = now_ns();
+                    size_t n = fan_budget(c, t);
+                    if (!n) { /* paced: nothing due before the next tick */
+                        c->events = POLLIN;
+                        return;
+                    }
+                    fan_build_batch(c, n, t);
                 }
                 rc = mbedtls_ssl_write(&c->ssl, c->buf + c->buf_off, c->buf_len - c->buf_off);
                 if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
@@ -1090,6 +1114,7 @@ static int run_fanin(uint64_t deadline)
     struct sample s0 = {0}, s1 = {0};
     bool timed_out = false, loaded = false, drained = false;
     uint64_t t0 = now_ns(), load_start = 0, win_start = 0, win_end = 0, drain_end = 0;
+    uint64_t next_tick = 0; /* --rate: publishers write what is due every 1 ms */
     double connect_s = 0;
     for (;;) {
         uint64_t now = now_ns();
@@ -1100,7 +1125,8 @@ static int run_fanin(uint64_t deadline)
         }
         if (!loaded && nready == (uint64_t)nconns) {
             loaded = flooding = true;
-            load_start = now;
+            load_start = load_start_ns = now;
+            next_tick = now + 1000000ull;
             connect_s = (double)(now - t0) / 1e9;
             win_start = load_start + (uint64_t)(o.warmup * 1e9);
             win_end = win_start + (uint64_t)(o.duration * 1e9);
@@ -1133,8 +1159,22 @@ static int run_fanin(uint64_t deadline)
                 break;
             }
         }
+        if (o.rate > 0 && flooding && now >= next_tick) {
+            /* The tick: publishers with nothing left to write take what is
+             * due (the budget counts from load_start, so a late tick sends
+             * more rather than lowering the rate). */
+            next_tick += 1000000ull;
+            if (next_tick <= now) next_tick = now + 1000000ull;
+            for (int i = 1; i < nconns; i++)
+                if (conns[i].st == ST_PUBLISH && conns[i].buf_off == conns[i].buf_len) {
+                    conns[i].revents = 0;
+                    step(&conns[i]);
+                }
+            continue;
+        }
         int wait_ms = ms_until(!loaded ? deadline : measuring ? win_end : drain_end ? drain_end : win_start);
         if (drain_end && wait_ms > 20) wait_ms = 20;
+        if (o.rate > 0 && flooding) wait_ms = ms_until(next_tick); /* 0 or 1 */
         poll_once(wait_ms);
     }
     if (!drained && !s1.ns) {
@@ -1146,22 +1186,30 @@ static int run_fanin(uint64_t deadline)
     close_all();
     double secs = secs_between(&s0, &s1);
     uint64_t lost = fan_sent_total > fan_received_total ? fan_sent_total - fan_received_total : 0;
+    /* The broker's cost per delivered message, and what one core of it would
+     * deliver at that cost: meaningful below saturation (--rate, lost 0). */
+    double bpct = broker_pct(&s0, &s1);
+    double us_per_msg = bpct >= 0 && fan_win_received
+                            ? 1e6 * (s1.broker_s - s0.broker_s) / (double)fan_win_received
+                            : -1;
+    double capacity = bpct > 0 && secs > 0 ? (double)fan_win_received / secs / (bpct / 100.0) : -1;
     printf("{\"mode\":\"fanin\",\"client_key\":\"%s\",\"suite\":\"%s\",\"curve\":\"%s\","
-           "\"publishers\":%d,\"subscribers\":1,\"payload\":%d,\"sndbuf\":%d,"
+           "\"publishers\":%d,\"subscribers\":1,\"payload\":%d,\"sndbuf\":%d,\"rate\":%.0f,"
            "\"sub_filter\":\"%s\",\"suback\":%d,\"connect_seconds\":%.3f,\"warmup\":%.1f,"
            "\"seconds\":%.3f,\"sent\":%llu,\"received\":%llu,\"msgs_per_sec\":%.0f,"
            "\"sent_per_sec\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
            "\"sent_total\":%llu,\"received_total\":%llu,\"lost\":%llu,\"out_of_order\":%llu,"
-           "\"broker_cpu_pct\":%.1f,\"broker_rss_kb\":%ld,\"broker_hwm_kb\":%ld,"
+           "\"broker_cpu_pct\":%.1f,\"broker_cpu_us_per_msg\":%.3f,\"capacity_per_core\":%.0f,"
+           "\"broker_rss_kb\":%ld,\"broker_hwm_kb\":%ld,"
            "\"gen_cpu_pct\":%.1f,\"host_busy_pct\":%.1f,\"timed_out\":%s,\"errors\":%llu}\n",
-           key_label, suite_name, curve_name, o.publishers, o.payload, o.sndbuf, o.sub_filter,
+           key_label, suite_name, curve_name, o.publishers, o.payload, o.sndbuf, o.rate, o.sub_filter,
            suback_code, connect_s, o.warmup, secs, (unsigned long long)fan_win_sent,
            (unsigned long long)fan_win_received,
            secs > 0 ? (double)fan_win_received / secs : 0,
            secs > 0 ? (double)fan_win_sent / secs : 0, hist_percentile_us(0.50),
            hist_percentile_us(0.99), hist_max_us(), (unsigned long long)fan_sent_total,
            (unsigned long long)fan_received_total, (unsigned long long)lost,
-           (unsigned long long)fan_out_of_order, broker_pct(&s0, &s1), rss, hwm,
+           (unsigned long long)fan_out_of_order, bpct, us_per_msg, capacity, rss, hwm,
            own_pct(&s0, &s1), host_pct(&s0, &s1), timed_out ? "true" : "false",
            (unsigned long long)(errors + fan_bad_packets + (timed_out ? 1 : 0)));
     free(fan_next_seq);
@@ -1282,9 +1330,11 @@ static void usage(int status)
             "             with keepalive 600, hold them --hold [2] s: broker VmRSS growth\n"
             "             per connection (needs --pid)\n"
             "  fanin      --publishers [8] publishers at QoS 0, as fast as TCP flow\n"
-            "             control allows, into 1 subscriber: messages/s received, sent/s,\n"
-            "             end-to-end latency p50/p99 over --duration [5] s after\n"
-            "             --warmup [1] s, then up to --drain [3] s for the rest\n"
+            "             control allows (or paced by --rate), into 1 subscriber:\n"
+            "             messages/s received, sent/s, end-to-end latency p50/p99 over\n"
+            "             --duration [5] s after --warmup [1] s, then up to --drain [3] s\n"
+            "             for the rest; with --pid, broker CPU us per delivered message\n"
+            "             and capacity per core (received/s / broker CPU fraction)\n"
             "\n"
             "options:\n"
             "  --host ADDR        broker address, 127.0.0.1 only [127.0.0.1]\n"
@@ -1302,6 +1352,8 @@ static void usage(int status)
             "  --sub-filter F     the subscriber's filter; SUBACK 0x80 fails [bench/+/data]\n"
             "  --publishers N     [8]     --payload BYTES  16..65000 [128]\n"
             "  --sndbuf BYTES     publishers' SO_SNDBUF, 0 = autotuning [65536]\n"
+            "  --rate R           total msg/s over all publishers, each writing what is due\n"
+            "                     every 1 ms; 0 = as fast as flow control allows [0]\n"
             "prints one JSON line on stdout; exit 1 on connection errors or a timeout.\n");
     exit(status);
 }
@@ -1420,6 +1472,8 @@ static void parse(int argc, char **argv)
             o.sndbuf = (int)num_arg(v, 0, 64 << 20);
         else if (!strcmp(k, "--drain"))
             o.drain = num_arg(v, 0, 300);
+        else if (!strcmp(k, "--rate"))
+            o.rate = num_arg(v, 0, 1e9);
         else
             usage(2);
     }

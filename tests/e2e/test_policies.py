@@ -219,7 +219,7 @@ def test_bad_plain_policy_file_stops_the_daemon(tmp_path):
     doc = tmp_path / "p.json"
     doc.write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Maybe"}]}')
     r = subprocess.run([UMBRAD, "--data-dir", str(tmp_path / "d"), "--mqtt", "127.0.0.1:0",
-                        "--mqtts", "off", "--mqtt-policy", str(doc)], capture_output=True,
+                        "--mqtts", "off", "--https", "off", "--mqtt-policy", str(doc)], capture_output=True,
                        timeout=20)
     assert r.returncode != 0
     assert b"Invalid effect" in r.stderr
@@ -272,3 +272,31 @@ def test_receive_denials_do_not_flood_the_log(tls_broker):
     assert s.expect(PUBLISH).topic == "a/open"
     lines = [l for l in b.logs().splitlines() if "denied: client=quiet action=iot:Receive" in l]
     assert 1 <= len(lines) <= 3
+
+
+def test_thing_scoped_policy_with_paho(tls_broker):
+    """The same AWS example policy, seen from paho as a device program sees it."""
+    from test_tls import paho
+    b = tls_broker
+    _, cert, key = device(b, "sensor7", THING_SCOPED)
+    c, ok, got, state = paho(b, cert, key, "sensor7")
+    assert ok
+    granted = {}
+    c.on_subscribe = lambda cl, u, mid, qos: granted.setdefault(mid, list(qos))
+    _, mid = c.subscribe([("things/sensor7/cmd", 1), ("things/other/cmd", 1)])
+    deadline = time.monotonic() + 5 * SLOW
+    while mid not in granted and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert granted[mid] == [1, 0x80]
+    c.publish("things/sensor7/cmd", b"go", qos=1).wait_for_publish(5 * SLOW)
+    deadline = time.monotonic() + 5 * SLOW
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert got == [("things/sensor7/cmd", b"go")]
+    # A publish outside its own topics ends the connection, as AWS does.
+    c.publish("things/other/cmd", b"no", qos=1)
+    deadline = time.monotonic() + 5 * SLOW
+    while "disconnected" not in state and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert state.get("disconnected", 0) != 0
+    c.loop_stop()
