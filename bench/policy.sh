@@ -159,7 +159,7 @@ printf '%s\n' "$realistic_plain" >"$work/realistic-plain.json"
 pki=$work/pki
 port1=$("$tlsgen" --free-port)
 port2=$("$tlsgen" --free-port)
-"$umbrad" --data-dir "$pki" --mqtt "127.0.0.1:$port1" --mqtts "127.0.0.1:$port2" \
+"$umbrad" --data-dir "$pki" --mqtt "127.0.0.1:$port1" --mqtts "127.0.0.1:$port2" --https off \
     --sys-interval 0 --log-level warn >"$work/pki.log" 2>&1 &
 broker_pid=$!
 if ! "$tlsgen" --port "$port2" --probe 10; then
@@ -201,7 +201,7 @@ start_broker() { # [--mqtt-policy FILE]: sets broker_pid, plain_port and tls_por
     tls_port=$("$tlsgen" --free-port)
     # shellcheck disable=SC2086
     $pin_broker "$umbrad" --data-dir "$work/data" --mqtt "127.0.0.1:$plain_port" \
-        --mqtts "127.0.0.1:$tls_port" --sys-interval 0 --log-level warn "$@" \
+        --mqtts "127.0.0.1:$tls_port" --https off --sys-interval 0 --log-level warn "$@" \
         >"$work/broker.log" 2>&1 &
     broker_pid=$!
     if ! "$tlsgen" --port "$tls_port" --probe 10 || ! "$tlsgen" --port "$plain_port" --probe 10; then

@@ -132,7 +132,7 @@ start_broker() { # name port
     umbrad)
         rm -rf "$work/data"
         # shellcheck disable=SC2086
-        $pin_broker "$umbrad" --data-dir "$work/data" --mqtt "127.0.0.1:$2" --mqtts off \
+        $pin_broker "$umbrad" --data-dir "$work/data" --mqtt "127.0.0.1:$2" --mqtts off --https off \
             --sys-interval 0 --log-level warn >"$work/broker.log" 2>&1 &
         ;;
     mosquitto)

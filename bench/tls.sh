@@ -141,7 +141,7 @@ mbedtls_version=$(dpkg-query -W -f '${Version}' libmbedtls-dev 2>/dev/null || tr
 pki=$work/pki
 port1=$("$tlsgen" --free-port)
 port2=$("$tlsgen" --free-port)
-"$umbrad" --data-dir "$pki" --mqtt "127.0.0.1:$port1" --mqtts "127.0.0.1:$port2" \
+"$umbrad" --data-dir "$pki" --mqtt "127.0.0.1:$port1" --mqtts "127.0.0.1:$port2" --https off \
     --sys-interval 0 --log-level warn >"$work/pki.log" 2>&1 &
 broker_pid=$!
 if ! "$tlsgen" --port "$port2" --probe 10; then
@@ -191,7 +191,7 @@ start_broker() { # name: sets broker_pid and port
         plain=$("$tlsgen" --free-port)
         # shellcheck disable=SC2086
         $pin_broker "$umbrad" --data-dir "$work/data" --mqtt "127.0.0.1:$plain" \
-            --mqtts "127.0.0.1:$port" --sys-interval 0 --log-level warn >"$work/broker.log" 2>&1 &
+            --mqtts "127.0.0.1:$port" --https off --sys-interval 0 --log-level warn >"$work/broker.log" 2>&1 &
         ;;
     mosquitto)
         # "user": as root, mosquitto would switch to the mosquitto user, who

@@ -125,6 +125,10 @@ static void on_policy(void *ctx, const char *name, const char *document)
 /* The principal's policy set, from the server's map or the registry. */
 static struct policy_set *principal_set(struct umbra_server *s, const char *principal)
 {
+    if (s->admin_policies && s->admin_principal[0] && strcmp(principal, s->admin_principal) == 0) {
+        s->admin_policies->refs++;
+        return s->admin_policies;
+    }
     struct policy_set *ps = strmap_get(s->policy_sets, principal, strlen(principal));
     if (ps) {
         ps->refs++;
@@ -176,6 +180,16 @@ int auth_server_init(struct umbra_server *s)
     if (!(s->policy_sets = strmap_new())) return UMBRA_ENOMEM;
     snprintf(s->arn_prefix, sizeof s->arn_prefix,
              "arn:aws:iot:%s:%s:", registry_region(s->registry), registry_account(s->registry));
+    static const char allow_all[] = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
+                                    "\"Allow\",\"Action\":\"iot:*\",\"Resource\":\"*\"}]}";
+    if (!(s->admin_policies = calloc(1, sizeof *s->admin_policies)) ||
+        !(s->admin_policies->principal = strdup("umbractl"))) {
+        free(s->admin_policies);
+        s->admin_policies = NULL;
+        return UMBRA_ENOMEM;
+    }
+    s->admin_policies->refs = 1;
+    if (set_add(s->admin_policies, "umbractl (administrator)", allow_all)) return UMBRA_ENOMEM;
     const char *path = s->cfg->mqtt_policy;
     if (!path) return 0;
     FILE *f = fopen(path, "rb");
@@ -222,6 +236,8 @@ void auth_server_free(struct umbra_server *s)
     }
     set_unref(s->plain_policies);
     s->plain_policies = NULL;
+    set_unref(s->admin_policies);
+    s->admin_policies = NULL;
 }
 
 /* ---- variables ---- */
@@ -322,7 +338,7 @@ static void load_thing(struct umbra_server *s, struct umbra_auth *a)
 {
     json_decref(a->thing);
     a->thing = NULL;
-    if (a->principal &&
+    if (a->principal && a->client_id &&
         registry_connection_thing(s->registry, a->principal, a->client_id, &a->thing) < 0)
         log_error("cannot read the thing of client %s from the registry", a->client_id);
 }
@@ -370,6 +386,47 @@ static void peer_ip(const struct umbra_conn *c, char *out, size_t cap)
     }
 }
 
+/* Fill the certificate's part of an auth: id, principal ARN, subject fields. */
+static int add_certificate(struct umbra_server *s, struct umbra_conn *c, struct umbra_auth *a)
+{
+    memcpy(a->cert_id, c->tls->cert_id, sizeof a->cert_id);
+    size_t n = strlen(s->arn_prefix) + 5 + sizeof a->cert_id;
+    if (!(a->principal = malloc(n))) return UMBRA_ENOMEM;
+    snprintf(a->principal, n, "%scert/%s", s->arn_prefix, a->cert_id);
+    size_t der_len = 0;
+    const uint8_t *der = tls_conn_peer_der(c->tls->engine, &der_len);
+    if (der) cert_policy_fields(der, der_len, add_field, a);
+    return 0;
+}
+
+static void list_auth(struct umbra_server *s, struct umbra_auth *a)
+{
+    /* Listed even without a set: a refresh may give it one. */
+    a->link.next = s->auths.next;
+    a->link.prev = &s->auths;
+    s->auths.next->prev = &a->link;
+    s->auths.next = &a->link;
+}
+
+int auth_open_rest(struct umbra_server *s, struct umbra_conn *c, struct umbra_auth **out)
+{
+    *out = NULL;
+    struct umbra_auth *a = calloc(1, sizeof *a);
+    if (!a) return UMBRA_ENOMEM;
+    a->refs = 1;
+    a->link.prev = a->link.next = &a->link;
+    peer_ip(c, a->source_ip, sizeof a->source_ip);
+    if (add_certificate(s, c, a)) {
+        auth_free(a);
+        return UMBRA_ENOMEM;
+    }
+    /* No client id, so no connection thing: AWS resolves neither for HTTP. */
+    a->set = principal_set(s, a->principal);
+    list_auth(s, a);
+    *out = a;
+    return 0;
+}
+
 int auth_open(struct umbra_server *s, struct umbra_conn *c, const struct mqtt_connect *m,
               const char *client_id, size_t id_len, struct umbra_auth **out)
 {
@@ -389,16 +446,8 @@ int auth_open(struct umbra_server *s, struct umbra_conn *c, const struct mqtt_co
             snprintf(a->will_topic_arn, n, "%stopic/%.*s", s->arn_prefix, (int)m->will_topic.len,
                      m->will_topic.ptr);
     }
-    if (is_tls) {
-        memcpy(a->cert_id, c->tls->cert_id, sizeof a->cert_id);
-        size_t n = strlen(s->arn_prefix) + 5 + sizeof a->cert_id;
-        if ((a->principal = malloc(n)))
-            snprintf(a->principal, n, "%scert/%s", s->arn_prefix, a->cert_id);
-        size_t der_len = 0;
-        const uint8_t *der = tls_conn_peer_der(c->tls->engine, &der_len);
-        if (der) cert_policy_fields(der, der_len, add_field, a);
-    }
-    if (!a->client_id || (m->has_will && !a->will_topic_arn) || (is_tls && !a->principal)) {
+    if (!a->client_id || (m->has_will && !a->will_topic_arn) ||
+        (is_tls && add_certificate(s, c, a))) {
         auth_free(a);
         return UMBRA_ENOMEM;
     }
@@ -409,11 +458,7 @@ int auth_open(struct umbra_server *s, struct umbra_conn *c, const struct mqtt_co
         a->set = s->plain_policies;
         a->set->refs++;
     }
-    /* Listed even without a set: a refresh may give it one. */
-    a->link.next = s->auths.next;
-    a->link.prev = &s->auths;
-    s->auths.next->prev = &a->link;
-    s->auths.next = &a->link;
+    list_auth(s, a);
     *out = a;
     return 0;
 }
@@ -451,6 +496,12 @@ int auth_refresh_all(struct umbra_server *s)
 
 /* ---- deciding ---- */
 
+/* The client for logs: its client id, or what an HTTPS caller has instead. */
+static const char *client_label(const struct umbra_auth *a)
+{
+    return a->client_id ? a->client_id : "(https)";
+}
+
 static uint64_t hash_name(int action, const char *name, size_t len)
 {
     uint64_t h = 1469598103934665603ull ^ (uint64_t)action;
@@ -466,6 +517,11 @@ static const char *resource_kind(enum policy_action action)
         return "client/";
     case POLICY_SUBSCRIBE:
         return "topicfilter/";
+    case POLICY_GET_THING_SHADOW:
+    case POLICY_UPDATE_THING_SHADOW:
+    case POLICY_DELETE_THING_SHADOW:
+    case POLICY_LIST_NAMED_SHADOWS:
+        return "thing/";
     default:
         return "topic/";
     }
@@ -476,7 +532,7 @@ static enum policy_decision decide(struct umbra_server *s, struct umbra_auth *a,
 {
     if (!a->set) {
         log_warn("denied: client=%s action=%s: the policies of %s could not be loaded",
-                 a->client_id, policy_action_name(action), a->principal ? a->principal : "-");
+                 client_label(a), policy_action_name(action), a->principal ? a->principal : "-");
         return POLICY_IMPLICIT_DENY;
     }
     const char *kind = resource_kind(action);
@@ -505,7 +561,7 @@ static enum policy_decision decide(struct umbra_server *s, struct umbra_auth *a,
         } else {
             if (a->denials_not_logged)
                 log_warn("client=%s: %u more denials in the second before (not logged)",
-                         a->client_id, a->denials_not_logged);
+                         client_label(a), a->denials_not_logged);
             a->denials_not_logged = 0;
             a->last_denial_log_ms = now;
         }
@@ -514,9 +570,9 @@ static enum policy_decision decide(struct umbra_server *s, struct umbra_auth *a,
         /* counted above */
     } else if (d == POLICY_EXPLICIT_DENY)
         log_warn("denied: client=%s action=%s resource=%s: explicit Deny in policy %s",
-                 a->client_id, policy_action_name(action), arn, a->set->names[who]);
+                 client_label(a), policy_action_name(action), arn, a->set->names[who]);
     else if (d == POLICY_IMPLICIT_DENY)
-        log_warn("denied: client=%s action=%s resource=%s: no policy allows it%s", a->client_id,
+        log_warn("denied: client=%s action=%s resource=%s: no policy allows it%s", client_label(a),
                  policy_action_name(action), arn, a->set->n ? "" : " (none attached)");
     if (arn != stack) free(arn);
     return d;

@@ -34,6 +34,9 @@ struct umbra_auth;
 int auth_open(struct umbra_server *s, struct umbra_conn *c, const struct mqtt_connect *m,
               const char *client_id, size_t id_len, struct umbra_auth **out);
 
+/* For an HTTPS request on c: the certificate's policies, no client id. */
+int auth_open_rest(struct umbra_server *s, struct umbra_conn *c, struct umbra_auth **out);
+
 struct umbra_auth *auth_ref(struct umbra_auth *a);
 void auth_unref(struct umbra_auth *a);
 

@@ -48,6 +48,8 @@ static const struct key keys[] = {
     STR(mqtt_profile, "mqtt", "behaviour of the plain listener: mqtt (OASIS 3.1.1) or aws"),
     LISTEN(mqtts, "0.0.0.0:8883", "MQTT over TLS with client certificates HOST:PORT or off"),
     STR(mqtts_profile, "aws", "behaviour of the TLS listener: aws or mqtt"),
+    LISTEN(https, "0.0.0.0:8443",
+           "HTTPS data plane (shadows, publish) with client certificates HOST:PORT or off"),
     STR(hosts, NULL,
         "names and addresses the server certificate is made for (default localhost,127.0.0.1,"
         "::1 and this machine's host name)"),
@@ -223,6 +225,10 @@ int config_validate(const struct umbra_config *c, char *err, size_t errlen)
     }
     if (c->mqtts && config_parse_listen(c->mqtts, host, sizeof host, &port)) {
         snprintf(err, errlen, "mqtts: expected HOST:PORT or [IPV6]:PORT, got '%s'", c->mqtts);
+        return UMBRA_ECONFIG;
+    }
+    if (c->https && config_parse_listen(c->https, host, sizeof host, &port)) {
+        snprintf(err, errlen, "https: expected HOST:PORT or [IPV6]:PORT, got '%s'", c->https);
         return UMBRA_ECONFIG;
     }
     if (!c->mqtts_profile || !umbra_profile_find(c->mqtts_profile)) {

@@ -17,6 +17,7 @@
 #include "router.h"
 #include "tls_engine.h"
 #include "cert.h"
+#include "http_conn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +206,10 @@ static bool flush_one(struct umbra_conn *c)
     if (n && !c->writing && c->session && session_queued(c->session) && !conn_is_congested(c))
         router_pump(conn_listener(c)->server, c->session);
     resume_if_drained(c);
+    /* HTTP: the last response (Connection: close, or after an error) is out. */
+    if (c->tls && http_conn_is_done(c) && c->out.len == 0 && !c->writing &&
+        tls_conn_outgoing(c->tls->engine)->len == 0)
+        conn_close(c, "response sent, connection: close");
     return c->ngates == 0 || c->out.len == 0;
 }
 
@@ -240,7 +245,10 @@ static void on_closed(uv_handle_t *h)
     free(c->in);
     buf_free(&c->out);
     msg_unref(c->will);
-    if (c->tls) tls_conn_free(c->tls->engine);
+    if (c->tls) {
+        http_conn_free(c);
+        tls_conn_free(c->tls->engine);
+    }
     free(c->tls);
     free(c);
 }
@@ -293,6 +301,8 @@ void conn_close(struct umbra_conn *c, const char *reason)
         s->stats.clients_connected--;
         log_info("client disconnected: id=%s addr=%s listener=%s reason=%s",
                  c->session ? c->session->client_id : "?", peer, conn_listener(c)->kind, reason);
+    } else if (conn_listener(c)->is_http) {
+        log_debug("https connection closed: addr=%s reason=%s", peer, reason);
     } else {
         log_info("connection closed before CONNECT completed: addr=%s listener=%s reason=%s", peer,
                  conn_listener(c)->kind, reason);
@@ -414,6 +424,11 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 /* MQTT bytes, from the socket or out of TLS: decode whole packets, keep a tail. */
 static void consume_plaintext(struct umbra_conn *c, const uint8_t *data, size_t len)
 {
+    if (conn_listener(c)->is_http) {
+        http_conn_consume(c, data, len);
+        pause_if_flooded(c);
+        return;
+    }
     if (!c->in || c->in->len == 0) {
         /* The usual case: decode straight from the shared buffer and keep
          * only an incomplete tail. */
@@ -470,6 +485,10 @@ static bool admit_certificate(struct umbra_conn *c)
     }
     memcpy(c->tls->cert_id, id, sizeof c->tls->cert_id);
     c->tls->is_admitted = true;
+    if (conn_listener(c)->is_http && http_conn_open(c)) {
+        conn_close(c, "out of memory");
+        return false;
+    }
     /* The connect timeout starts now: the handshake had its own. */
     c->accepted_ms = (uint32_t)server_now_ms(conn_listener(c)->server);
     return true;
@@ -600,6 +619,7 @@ int listener_start(struct umbra_server *s, const char *kind, const char *spec,
     l->server = s;
     l->profile = profile;
     l->kind = kind;
+    l->is_http = strcmp(kind, "https") == 0;
     l->tls = tls;
     snprintf(l->addr, sizeof l->addr, "%s", spec);
     uv_tcp_init(s->loop, &l->tcp);
@@ -642,6 +662,8 @@ void conn_tick(struct umbra_conn *c, uint64_t now_ms)
                          conn_peer(c, peer, sizeof peer), (unsigned)cfg->tls_handshake_timeout);
                 conn_close(c, "TLS handshake timeout");
             }
+        } else if (conn_listener(c)->is_http) {
+            http_conn_tick(c, now_ms);
         } else if (waited >= cfg->connect_timeout * 1000) {
             conn_close(c, "no CONNECT within the connect timeout");
         }

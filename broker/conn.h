@@ -36,7 +36,8 @@ struct umbra_listener {
     uv_tcp_t tcp;
     struct umbra_server *server;
     const struct umbra_profile *profile;
-    const char *kind;        /* "mqtt" or "mqtts" */
+    const char *kind;        /* "mqtt", "mqtts" or "https" */
+    bool is_http;            /* connections speak HTTP/1.1 (the REST data plane), not MQTT */
     struct tls_context *tls; /* NULL for plain TCP; owned by the server */
     char addr[80];
 };
@@ -49,8 +50,11 @@ struct conn_gate {
 struct conn_write_req;
 
 /* What only TLS connections carry, kept apart so plain ones do not pay. */
+struct http_conn;
+
 struct conn_tls {
     struct tls_conn *engine;
+    struct http_conn *http; /* on an https listener, once admitted */
     bool is_admitted; /* the client certificate was accepted */
     char cert_id[65]; /* its id, once admitted */
 };

@@ -8,6 +8,7 @@
  * after it commits.
  */
 #include "server.h"
+#include "cert.h"
 
 #include "auth.h"
 #include "shadow_service.h"
@@ -355,6 +356,7 @@ static int load_trust(struct umbra_server *s)
 
 bool server_certificate_allowed(struct umbra_server *s, const char *cert_id, const char **why)
 {
+    if (s->admin_cert_id[0] && strcmp(cert_id, s->admin_cert_id) == 0) return true;
     struct trust_entry *e = s->trust ? strmap_get(s->trust, cert_id, strlen(cert_id)) : NULL;
     int64_t now = (int64_t)(wall_ms() / 1000);
     if (!e)
@@ -414,12 +416,15 @@ static void server_credentials(const struct umbra_config *cfg, char *cert, char 
         snprintf(key, cap, "%s/server.key", cfg->data_dir);
 }
 
-static int make_tls_context(const struct umbra_config *cfg, struct tls_context **out, char *err,
-                            size_t errlen)
+/* ALPN as AWS's endpoints take it: MQTT on 8883, HTTP on 8443. */
+static const char *const mqtt_alpn[] = {"x-amzn-mqtt-ca", "mqtt", NULL};
+static const char *const http_alpn[] = {"x-amzn-http-ca", "http/1.1", NULL};
+
+static int make_tls_context(const struct umbra_config *cfg, const char *const *alpn,
+                            struct tls_context **out, char *err, size_t errlen)
 {
     char cert[4096], key[4096];
     server_credentials(cfg, cert, key, sizeof cert);
-    static const char *const alpn[] = {"x-amzn-mqtt-ca", "mqtt", NULL};
     /* No CA here: a device certificate is trusted by its registry entry
      * (whose CA signature was checked when it was registered), so checking
      * the chain again on every handshake would only cost an ECDSA verify. */
@@ -430,19 +435,27 @@ static int make_tls_context(const struct umbra_config *cfg, struct tls_context *
 /* SIGHUP: new handshakes use the certificate and key now on disk; the
  * connections made with the old ones keep them (and their context) to the
  * end. A file that does not load leaves everything as it was. */
-static void reload_tls(struct umbra_server *s)
+static int reload_context(struct umbra_server *s, struct tls_context **ctx,
+                          const char *const *alpn)
 {
-    if (!s->tls) return;
     char err[512];
     struct tls_context *fresh;
-    if (make_tls_context(s->cfg, &fresh, err, sizeof err)) {
+    if (make_tls_context(s->cfg, alpn, &fresh, err, sizeof err)) {
         log_error("reload: kept the current server certificate: %s", err);
-        return;
+        return -1;
     }
     for (int i = 0; i < s->nlisteners; i++)
-        if (s->listeners[i]->tls == s->tls) s->listeners[i]->tls = fresh;
-    tls_context_free(s->tls);
-    s->tls = fresh;
+        if (s->listeners[i]->tls == *ctx) s->listeners[i]->tls = fresh;
+    tls_context_free(*ctx);
+    *ctx = fresh;
+    return 0;
+}
+
+static void reload_tls(struct umbra_server *s)
+{
+    if (!s->tls || reload_context(s, &s->tls, mqtt_alpn) ||
+        reload_context(s, &s->https_tls, http_alpn))
+        return;
     char cert[4096], key[4096];
     server_credentials(s->cfg, cert, key, sizeof cert);
     log_info("reload: new TLS connections use %s", cert);
@@ -480,6 +493,56 @@ static void announce_first_start(const struct umbra_config *cfg)
              endpoint, port, cfg->data_dir);
 }
 
+/* Where umbractl finds the HTTPS API: DATA_DIR/endpoint-url, the listener's
+ * address (a wildcard one as loopback), e.g. "https://127.0.0.1:8443". */
+static void write_endpoint_url(struct umbra_server *s, struct umbra_listener *l)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char ip[INET6_ADDRSTRLEN] = "127.0.0.1", url[128], path[4096];
+    int port = 0;
+    if (uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len)) return;
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        port = ntohs(a->sin6_port);
+        if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr))
+            snprintf(ip, sizeof ip, "::1");
+        else
+            uv_ip6_name(a, ip, sizeof ip);
+        snprintf(url, sizeof url, "https://[%s]:%d", ip, port);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        port = ntohs(a->sin_port);
+        if (a->sin_addr.s_addr != htonl(INADDR_ANY)) uv_ip4_name(a, ip, sizeof ip);
+        snprintf(url, sizeof url, "https://%s:%d", ip, port);
+    }
+    snprintf(path, sizeof path, "%s/endpoint-url", s->cfg->data_dir);
+    FILE *f = fopen(path, "w");
+    if (!f || fprintf(f, "%s\n", url) < 0) log_warn("cannot write %s", path);
+    if (f) fclose(f);
+}
+
+/* umbractl's certificate (DATA_DIR/umbractl.pem): an administrator on the
+ * HTTPS API, allowed everything, never in the registry. */
+static int load_admin_identity(struct umbra_server *s)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/umbractl.pem", s->cfg->data_dir);
+    FILE *f = fopen(path, "rb");
+    char pem[8192];
+    size_t n = f ? fread(pem, 1, sizeof pem - 1, f) : 0;
+    if (f) fclose(f);
+    pem[n] = '\0';
+    struct cert_info info;
+    if (!n || cert_parse((const uint8_t *)pem, n + 1, &info, NULL, 0)) {
+        log_error("cannot read umbractl's certificate %s", path);
+        return UMBRA_EIO;
+    }
+    memcpy(s->admin_cert_id, info.id, sizeof s->admin_cert_id);
+    snprintf(s->admin_principal, sizeof s->admin_principal, "%scert/%s", s->arn_prefix, info.id);
+    return 0;
+}
+
 static int start_tls_listener(struct umbra_server *s)
 {
     const struct umbra_config *cfg = s->cfg;
@@ -500,7 +563,9 @@ static int start_tls_listener(struct umbra_server *s)
     }
     free(list);
     if (created) announce_first_start(cfg);
-    if ((rc = make_tls_context(cfg, &s->tls, err, sizeof err))) {
+    if ((rc = load_admin_identity(s))) return rc;
+    if ((rc = make_tls_context(cfg, mqtt_alpn, &s->tls, err, sizeof err)) ||
+        (rc = make_tls_context(cfg, http_alpn, &s->https_tls, err, sizeof err))) {
         log_error("TLS: %s", err);
         return rc;
     }
@@ -508,7 +573,17 @@ static int start_tls_listener(struct umbra_server *s)
     s->tls_plain_size = 16384 + 1024;
     s->tls_plain = malloc(s->tls_plain_size);
     if (!s->tls_plain) return UMBRA_ENOMEM;
-    return listener_start(s, "mqtts", cfg->mqtts, umbra_profile_find(cfg->mqtts_profile), s->tls);
+    /* Both TLS listeners share the server certificate and the trust cache;
+     * HTTPS is AWS's data plane, so it has AWS's limits. */
+    if (cfg->mqtts &&
+        (rc = listener_start(s, "mqtts", cfg->mqtts, umbra_profile_find(cfg->mqtts_profile),
+                             s->tls)))
+        return rc;
+    if (cfg->https &&
+        (rc = listener_start(s, "https", cfg->https, umbra_profile_find("aws"), s->https_tls)))
+        return rc;
+    if (cfg->https) write_endpoint_url(s, s->listeners[s->nlisteners - 1]);
+    return 0;
 }
 
 /* ---- loop hooks ---- */
@@ -623,8 +698,9 @@ int server_start(struct umbra_server *s)
         rc = listener_start(s, "mqtt", cfg->mqtt, umbra_profile_find(cfg->mqtt_profile), NULL);
         if (rc) return rc;
     }
-    if (cfg->mqtts && (rc = start_tls_listener(s))) return rc;
-    if (s->nlisteners == 0) log_warn("no listener configured: pass --mqtts or --mqtt HOST:PORT");
+    if ((cfg->mqtts || cfg->https) && (rc = start_tls_listener(s))) return rc;
+    if (s->nlisteners == 0)
+        log_warn("no listener configured: pass --mqtts, --https or --mqtt HOST:PORT");
     return 0;
 }
 
@@ -683,6 +759,7 @@ void server_free(struct umbra_server *s)
     auth_server_free(s);
     registry_close(s->registry);
     tls_context_free(s->tls);
+    tls_context_free(s->https_tls);
     free(s->tls_plain);
     free(s->read_buf);
     free(s->scratch);

@@ -64,6 +64,7 @@ struct umbra_server {
     struct conn_list dirty; /* connections with output to flush this turn */
     uint64_t nconns;
     uint64_t next_conn_id;
+    uint64_t http_requests; /* HTTPS requests answered: request ids */
     uint64_t generated_ids; /* client ids made for empty CONNECT ids */
 
     /* Identity: the registry (not on the message path) and, for the TLS
@@ -74,6 +75,9 @@ struct umbra_server {
      * listener's policy, every client's auth, "arn:aws:iot:REGION:ACCOUNT:". */
     struct strmap *policy_sets;
     struct policy_set *plain_policies;
+    struct policy_set *admin_policies; /* allow all: umbractl's certificate */
+    char admin_cert_id[65];            /* "" when there is none */
+    char admin_principal[256];
     struct conn_list auths;
     char arn_prefix[96];
     /* Device shadows (shadow_service.c): documents by "THING/SHADOW", and
@@ -81,7 +85,8 @@ struct umbra_server {
     struct strmap *shadows;
     struct shadow_reply *shadow_replies, *shadow_replies_tail;
     uint64_t registry_counter;
-    struct tls_context *tls;
+    struct tls_context *tls;       /* MQTT listeners (ALPN x-amzn-mqtt-ca, mqtt) */
+    struct tls_context *https_tls; /* HTTPS listener (ALPN x-amzn-http-ca, http/1.1) */
     uint8_t *tls_plain; /* decrypted bytes of one read, shared like read_buf */
     size_t tls_plain_size;
 

@@ -184,8 +184,12 @@ static uint64_t store(struct umbra_server *s, const char *key, size_t klen,
     return persist_epoch(s->persist);
 }
 
-void shadow_service_request(struct umbra_server *s, const struct shadow_topic *t, const char *topic,
-                            const uint8_t *payload, size_t len)
+/* Run one request: the document logic, storing what it accepts, and the
+ * MQTT replies (rejections only for MQTT requests: REST callers get theirs
+ * as HTTP errors, as on AWS). When out is not NULL it gets the accepted or
+ * rejected document for a REST response. */
+static void run(struct umbra_server *s, const struct shadow_topic *t, const char *topic,
+                const uint8_t *payload, size_t len, bool is_mqtt, struct shadow_call_result *out)
 {
     char key[128 + 1 + 64 + 1];
     size_t klen = t->thing_len;
@@ -220,13 +224,15 @@ void shadow_service_request(struct umbra_server *s, const struct shadow_topic *t
     }
     if (rc) {
         log_error("shadow %s: %s", key, umbra_strerror(rc));
+        if (out) *out = (struct shadow_call_result){500, strdup("Internal service failure"), NULL, 0};
         return;
     }
     const char *op = shadow_op_name(t->op);
     char suffix[32];
     if (res.code) {
         snprintf(suffix, sizeof suffix, "/%s/rejected", op);
-        reply(s, 0, topic, t->prefix_len, suffix, res.rejected);
+        if (is_mqtt) reply(s, 0, topic, t->prefix_len, suffix, res.rejected);
+        if (out) *out = (struct shadow_call_result){res.code, strdup(res.message), NULL, 0};
         shadow_result_free(&res);
         return;
     }
@@ -236,7 +242,112 @@ void shadow_service_request(struct umbra_server *s, const struct shadow_topic *t
         if (res.delta) reply(s, epoch, topic, t->prefix_len, "/update/delta", res.delta);
         reply(s, epoch, topic, t->prefix_len, "/update/documents", res.documents);
     }
+    /* A REST get or delete is answered over HTTP only; a REST update is
+     * also announced on /update/accepted, as the device SDKs expect. */
     snprintf(suffix, sizeof suffix, "/%s/accepted", op);
-    reply(s, epoch, topic, t->prefix_len, suffix, res.accepted);
+    if (is_mqtt || t->op == SHADOW_UPDATE)
+        reply(s, epoch, topic, t->prefix_len, suffix, res.accepted);
+    if (out) {
+        *out = (struct shadow_call_result){200, NULL, json_dumps(res.accepted, JSON_COMPACT), epoch};
+        if (!out->body) *out = (struct shadow_call_result){500, strdup("Internal service failure"), NULL, 0};
+    }
     shadow_result_free(&res);
+}
+
+void shadow_service_request(struct umbra_server *s, const struct shadow_topic *t, const char *topic,
+                            const uint8_t *payload, size_t len)
+{
+    run(s, t, topic, payload, len, true, NULL);
+}
+
+int shadow_service_call(struct umbra_server *s, const char *thing, const char *shadow,
+                        enum shadow_op op, const uint8_t *payload, size_t len,
+                        struct shadow_call_result *out)
+{
+    *out = (struct shadow_call_result){0};
+    /* The request topic the same call would arrive on over MQTT: its parser
+     * checks both names, and the replies go out under it. */
+    char topic[256 + 64];
+    int n = shadow[0] ? snprintf(topic, sizeof topic, "$aws/things/%s/shadow/name/%s/%s", thing,
+                                 shadow, shadow_op_name(op))
+                      : snprintf(topic, sizeof topic, "$aws/things/%s/shadow/%s", thing,
+                                 shadow_op_name(op));
+    struct shadow_topic t;
+    if (n <= 0 || (size_t)n >= sizeof topic || !shadow_topic_parse(topic, (size_t)n, &t))
+        return UMBRA_EINVAL;
+    run(s, &t, topic, payload, len, false, out);
+    return 0;
+}
+
+void shadow_call_result_free(struct shadow_call_result *r)
+{
+    free(r->message);
+    free(r->body);
+    *r = (struct shadow_call_result){0};
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int shadow_service_list_named(struct umbra_server *s, const char *thing, const char *next_token,
+                              int page_size, json_t **out)
+{
+    *out = NULL;
+    size_t tl = strlen(thing), n = 0, cap = 0;
+    char **names = NULL;
+    struct strmap_iter it;
+    const char *k;
+    size_t kl;
+    void *v;
+    int rc = 0;
+    /* A scan of every shadow: fine for the thousands a broker holds;
+     * an index by thing would be the next step for millions. */
+    strmap_iter_init(&it, s->shadows);
+    while (strmap_next(&it, &k, &kl, &v)) {
+        const struct shadow_doc *d = v;
+        if (!d->exists || kl <= tl + 1 || memcmp(k, thing, tl) != 0 || k[tl] != '/') continue;
+        if (n == cap) {
+            char **nn = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof *nn);
+            if (!nn) {
+                rc = UMBRA_ENOMEM;
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = strndup(k + tl + 1, kl - tl - 1))) {
+            rc = UMBRA_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    json_t *results = rc ? NULL : json_array();
+    json_t *o = results ? json_pack("{s:o, s:I}", "results", results, "timestamp",
+                                    (json_int_t)time(NULL))
+                        : NULL;
+    if (!rc && !o) rc = UMBRA_ENOMEM;
+    if (!rc) {
+        qsort(names, n, sizeof *names, compare_names);
+        size_t limit = page_size > 0 ? (size_t)page_size : 100, taken = 0;
+        /* The token is the last name of the page before: the page goes on after it. */
+        for (size_t i = 0; i < n && !rc; i++) {
+            if (next_token && next_token[0] && strcmp(names[i], next_token) <= 0) continue;
+            if (taken == limit) {
+                if (json_object_set_new(o, "nextToken", json_string(names[i - 1]))) rc = UMBRA_ENOMEM;
+                break;
+            }
+            if (json_array_append_new(results, json_string(names[i]))) rc = UMBRA_ENOMEM;
+            taken++;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (rc) {
+        json_decref(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
 }

@@ -16,11 +16,13 @@
 #ifndef UMBRA_SHADOW_SERVICE_H
 #define UMBRA_SHADOW_SERVICE_H
 
+#include "shadow_topic.h"
+
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct umbra_server;
-struct shadow_topic;
 
 int shadow_service_init(struct umbra_server *s);
 void shadow_service_free(struct umbra_server *s);
@@ -32,6 +34,34 @@ int shadow_service_load(struct umbra_server *s, const char *key, size_t klen, co
 /* A PUBLISH on a shadow request topic (after the publisher's authorization). */
 void shadow_service_request(struct umbra_server *s, const struct shadow_topic *t, const char *topic,
                             const uint8_t *payload, size_t len);
+
+/* The outcome of a REST call (GetThingShadow, UpdateThingShadow, DeleteThingShadow). */
+struct shadow_call_result {
+    int status;      /* 200, or AWS's error code (400, 404, 409, 413, 415, 500) */
+    char *message;   /* the error's message, NULL with 200 */
+    char *body;      /* the 200 body (compact JSON), NULL on error */
+    uint64_t epoch;  /* the response waits for this persistence batch (0: none) */
+};
+
+/*
+ * A REST request on the shadow `shadow` ("" for the classic one) of
+ * `thing`: the same logic as MQTT requests, with the MQTT replies AWS
+ * publishes for REST callers (/update/delta, /documents, /accepted after an
+ * update; no /rejected). Returns 0 with *out filled (free it with
+ * shadow_call_result_free), or UMBRA_EINVAL for names AWS refuses.
+ */
+int shadow_service_call(struct umbra_server *s, const char *thing, const char *shadow,
+                        enum shadow_op op, const uint8_t *payload, size_t len,
+                        struct shadow_call_result *out);
+void shadow_call_result_free(struct shadow_call_result *r);
+
+/*
+ * ListNamedShadowsForThing: {"results":[names, sorted],"timestamp":T} with
+ * "nextToken" when more follow (page_size 0 means 100; next_token NULL or
+ * "" for the first page). Caller decrefs *out. 0 or UMBRA_ENOMEM.
+ */
+int shadow_service_list_named(struct umbra_server *s, const char *thing, const char *next_token,
+                              int page_size, json_t **out);
 
 /* Persistence batch `epoch` is committed: send the replies that waited for it. */
 void shadow_service_committed(struct umbra_server *s, uint64_t epoch);

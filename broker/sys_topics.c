@@ -1,6 +1,8 @@
 /* sys_topics.c - $SYS/broker statistics as retained messages. */
 #include "sys_topics.h"
 
+#include "persist.h"
+
 #include "retain.h"
 #include "router.h"
 #include "server.h"
@@ -48,4 +50,7 @@ void sys_topics_publish(struct umbra_server *s)
     publish_u64(s, "$SYS/broker/bytes/sent", st->bytes_sent);
     publish_u64(s, "$SYS/broker/subscriptions/count", trie_count(s->trie));
     publish_u64(s, "$SYS/broker/retained messages/count", retain_count(s->retained));
+    /* Batches committed to SQLite since start: with messages/received, how
+     * many durable changes one commit carries. */
+    publish_u64(s, "$SYS/broker/store/commits", persist_committed(s->persist));
 }

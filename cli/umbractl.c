@@ -10,6 +10,7 @@
  * failed (AWS-style error on stderr), 2 usage error.
  */
 #include "error.h"
+#include "iot_data.h"
 #include "registry.h"
 #include "text_output.h"
 #include "version.h"
@@ -41,10 +42,14 @@ struct arg_spec {
 struct command {
     const char *name;
     const char *operation; /* AWS operation name, for error messages */
-    registry_op run;
+    registry_op run;       /* NULL: an iot-data operation, sent to the running umbrad */
     struct arg_spec args[8];
     const char *help;
+    bool has_outfile; /* a positional OUTFILE takes the response body, as in the AWS CLI */
 };
+
+/* What `aws iot-data` commands all take, beside their own flags. */
+#define DATA_PLANE_BINARY_FORMAT {"cli-binary-format", "cliBinaryFormat", ARG_STRING, 0}
 
 static const struct command commands[] = {
     {"create-thing",
@@ -53,12 +58,14 @@ static const struct command commands[] = {
      {{"thing-name", "thingName", ARG_STRING, 1},
       {"thing-type-name", "thingTypeName", ARG_STRING, 0},
       {"attribute-payload", "attributePayload", ARG_JSON, 0}},
-     "Create a thing."},
+     "Create a thing.",
+     false},
     {"describe-thing",
      "DescribeThing",
      registry_describe_thing,
      {{"thing-name", "thingName", ARG_STRING, 1}},
-     "Describe a thing."},
+     "Describe a thing.",
+     false},
     {"update-thing",
      "UpdateThing",
      registry_update_thing,
@@ -67,13 +74,15 @@ static const struct command commands[] = {
       {"attribute-payload", "attributePayload", ARG_JSON, 0},
       {"expected-version", "expectedVersion", ARG_INT, 0},
       {"remove-thing-type", "removeThingType", ARG_BOOL, 0}},
-     "Update a thing's attributes or type."},
+     "Update a thing's attributes or type.",
+     false},
     {"delete-thing",
      "DeleteThing",
      registry_delete_thing,
      {{"thing-name", "thingName", ARG_STRING, 1},
       {"expected-version", "expectedVersion", ARG_INT, 0}},
-     "Delete a thing."},
+     "Delete a thing.",
+     false},
     {"list-things",
      "ListThings",
      registry_list_things,
@@ -83,37 +92,43 @@ static const struct command commands[] = {
       {"use-prefix-attribute-value", "usePrefixAttributeValue", ARG_BOOL, 0},
       {"max-results", "maxResults", ARG_INT, 0},
       {"next-token", "nextToken", ARG_STRING, 0}},
-     "List things, optionally by attribute or type."},
+     "List things, optionally by attribute or type.",
+     false},
     {"create-thing-type",
      "CreateThingType",
      registry_create_thing_type,
      {{"thing-type-name", "thingTypeName", ARG_STRING, 1},
       {"thing-type-properties", "thingTypeProperties", ARG_JSON, 0},
       {"tags", "tags", ARG_JSON, 0}},
-     "Create a thing type."},
+     "Create a thing type.",
+     false},
     {"describe-thing-type",
      "DescribeThingType",
      registry_describe_thing_type,
      {{"thing-type-name", "thingTypeName", ARG_STRING, 1}},
-     "Describe a thing type."},
+     "Describe a thing type.",
+     false},
     {"list-thing-types",
      "ListThingTypes",
      registry_list_thing_types,
      {{"thing-type-name", "thingTypeName", ARG_STRING, 0},
       {"max-results", "maxResults", ARG_INT, 0},
       {"next-token", "nextToken", ARG_STRING, 0}},
-     "List thing types."},
+     "List thing types.",
+     false},
     {"deprecate-thing-type",
      "DeprecateThingType",
      registry_deprecate_thing_type,
      {{"thing-type-name", "thingTypeName", ARG_STRING, 1},
       {"undo-deprecate", "undoDeprecate", ARG_BOOL, 0}},
-     "Deprecate a thing type (no new things of it), or undo that."},
+     "Deprecate a thing type (no new things of it), or undo that.",
+     false},
     {"delete-thing-type",
      "DeleteThingType",
      registry_delete_thing_type,
      {{"thing-type-name", "thingTypeName", ARG_STRING, 1}},
-     "Delete a deprecated thing type no thing uses."},
+     "Delete a deprecated thing type no thing uses.",
+     false},
     {"create-keys-and-certificate",
      "CreateKeysAndCertificate",
      registry_create_keys_and_certificate,
@@ -123,14 +138,16 @@ static const struct command commands[] = {
       {"private-key-outfile", "keyPair.PrivateKey", ARG_OUTFILE, 0},
       {"key-type", "keyType", ARG_STRING, 0}},
      "Create a key pair (RSA 2048, or --key-type ec for P-256) and a certificate signed by "
-     "Umbra's CA."},
+     "Umbra's CA.",
+     false},
     {"create-certificate-from-csr",
      "CreateCertificateFromCsr",
      registry_create_certificate_from_csr,
      {{"certificate-signing-request", "certificateSigningRequest", ARG_STRING, 1},
       {"set-as-active", "setAsActive", ARG_BOOL, 0},
       {"certificate-pem-outfile", "certificatePem", ARG_OUTFILE, 0}},
-     "Issue a certificate for a certificate signing request."},
+     "Issue a certificate for a certificate signing request.",
+     false},
     {"register-certificate",
      "RegisterCertificate",
      registry_register_certificate,
@@ -138,36 +155,42 @@ static const struct command commands[] = {
       {"ca-certificate-pem", "caCertificatePem", ARG_STRING, 0},
       {"set-as-active", "setAsActive", ARG_BOOL, 0},
       {"status", "status", ARG_STRING, 0}},
-     "Register a device certificate signed by a registered CA."},
+     "Register a device certificate signed by a registered CA.",
+     false},
     {"register-certificate-without-ca",
      "RegisterCertificateWithoutCA",
      registry_register_certificate_without_ca,
      {{"certificate-pem", "certificatePem", ARG_STRING, 1}, {"status", "status", ARG_STRING, 0}},
-     "Register a device certificate without its CA."},
+     "Register a device certificate without its CA.",
+     false},
     {"describe-certificate",
      "DescribeCertificate",
      registry_describe_certificate,
      {{"certificate-id", "certificateId", ARG_STRING, 1}},
-     "Describe a certificate."},
+     "Describe a certificate.",
+     false},
     {"update-certificate",
      "UpdateCertificate",
      registry_update_certificate,
      {{"certificate-id", "certificateId", ARG_STRING, 1},
       {"new-status", "newStatus", ARG_STRING, 1}},
-     "Set a certificate ACTIVE, INACTIVE or REVOKED."},
+     "Set a certificate ACTIVE, INACTIVE or REVOKED.",
+     false},
     {"delete-certificate",
      "DeleteCertificate",
      registry_delete_certificate,
      {{"certificate-id", "certificateId", ARG_STRING, 1},
       {"force-delete", "forceDelete", ARG_BOOL, 0}},
-     "Delete a certificate that is not ACTIVE and not attached."},
+     "Delete a certificate that is not ACTIVE and not attached.",
+     false},
     {"list-certificates",
      "ListCertificates",
      registry_list_certificates,
      {{"page-size", "pageSize", ARG_INT, 0},
       {"marker", "marker", ARG_STRING, 0},
       {"ascending-order", "ascendingOrder", ARG_BOOL, 0}},
-     "List certificates."},
+     "List certificates.",
+     false},
     {"register-ca-certificate",
      "RegisterCACertificate",
      registry_register_ca_certificate,
@@ -175,31 +198,36 @@ static const struct command commands[] = {
       {"verification-certificate", "verificationCertificate", ARG_STRING, 0},
       {"set-as-active", "setAsActive", ARG_BOOL, 0},
       {"allow-auto-registration", "allowAutoRegistration", ARG_BOOL, 0}},
-     "Register a CA certificate."},
+     "Register a CA certificate.",
+     false},
     {"describe-ca-certificate",
      "DescribeCACertificate",
      registry_describe_ca_certificate,
      {{"certificate-id", "certificateId", ARG_STRING, 1}},
-     "Describe a CA certificate."},
+     "Describe a CA certificate.",
+     false},
     {"list-ca-certificates",
      "ListCACertificates",
      registry_list_ca_certificates,
      {{"page-size", "pageSize", ARG_INT, 0},
       {"marker", "marker", ARG_STRING, 0},
       {"ascending-order", "ascendingOrder", ARG_BOOL, 0}},
-     "List CA certificates."},
+     "List CA certificates.",
+     false},
     {"update-ca-certificate",
      "UpdateCACertificate",
      registry_update_ca_certificate,
      {{"certificate-id", "certificateId", ARG_STRING, 1},
       {"new-status", "newStatus", ARG_STRING, 0},
       {"new-auto-registration-status", "newAutoRegistrationStatus", ARG_STRING, 0}},
-     "Set a CA certificate ACTIVE or INACTIVE."},
+     "Set a CA certificate ACTIVE or INACTIVE.",
+     false},
     {"delete-ca-certificate",
      "DeleteCACertificate",
      registry_delete_ca_certificate,
      {{"certificate-id", "certificateId", ARG_STRING, 1}},
-     "Delete an INACTIVE CA certificate."},
+     "Delete an INACTIVE CA certificate.",
+     false},
     {"list-certificates-by-ca",
      "ListCertificatesByCA",
      registry_list_certificates_by_ca,
@@ -207,90 +235,106 @@ static const struct command commands[] = {
       {"page-size", "pageSize", ARG_INT, 0},
       {"marker", "marker", ARG_STRING, 0},
       {"ascending-order", "ascendingOrder", ARG_BOOL, 0}},
-     "List the certificates signed by a registered CA."},
+     "List the certificates signed by a registered CA.",
+     false},
     {"attach-thing-principal",
      "AttachThingPrincipal",
      registry_attach_thing_principal,
      {{"thing-name", "thingName", ARG_STRING, 1}, {"principal", "principal", ARG_STRING, 1}},
-     "Attach a certificate (by ARN) to a thing."},
+     "Attach a certificate (by ARN) to a thing.",
+     false},
     {"detach-thing-principal",
      "DetachThingPrincipal",
      registry_detach_thing_principal,
      {{"thing-name", "thingName", ARG_STRING, 1}, {"principal", "principal", ARG_STRING, 1}},
-     "Detach a certificate from a thing."},
+     "Detach a certificate from a thing.",
+     false},
     {"list-thing-principals",
      "ListThingPrincipals",
      registry_list_thing_principals,
      {{"thing-name", "thingName", ARG_STRING, 1}},
-     "List the certificates attached to a thing."},
+     "List the certificates attached to a thing.",
+     false},
     {"list-principal-things",
      "ListPrincipalThings",
      registry_list_principal_things,
      {{"principal", "principal", ARG_STRING, 1}},
-     "List the things a certificate is attached to."},
+     "List the things a certificate is attached to.",
+     false},
     {"create-policy",
      "CreatePolicy",
      registry_create_policy,
      {{"policy-name", "policyName", ARG_STRING, 1},
       {"policy-document", "policyDocument", ARG_STRING, 1}},
-     "Create a policy from a JSON document (file://PATH or inline text)."},
+     "Create a policy from a JSON document (file://PATH or inline text).",
+     false},
     {"get-policy",
      "GetPolicy",
      registry_get_policy,
      {{"policy-name", "policyName", ARG_STRING, 1}},
-     "Show a policy and its default version's document."},
+     "Show a policy and its default version's document.",
+     false},
     {"list-policies",
      "ListPolicies",
      registry_list_policies,
      {{"marker", "marker", ARG_STRING, 0},
       {"page-size", "pageSize", ARG_INT, 0},
       {"ascending-order", "ascendingOrder", ARG_BOOL, 0}},
-     "List policies."},
+     "List policies.",
+     false},
     {"delete-policy",
      "DeletePolicy",
      registry_delete_policy,
      {{"policy-name", "policyName", ARG_STRING, 1}},
-     "Delete a policy that is not attached and has only its default version."},
+     "Delete a policy that is not attached and has only its default version.",
+     false},
     {"create-policy-version",
      "CreatePolicyVersion",
      registry_create_policy_version,
      {{"policy-name", "policyName", ARG_STRING, 1},
       {"policy-document", "policyDocument", ARG_STRING, 1},
       {"set-as-default", "setAsDefault", ARG_BOOL, 0}},
-     "Add a version to a policy (at most 5), optionally as the default."},
+     "Add a version to a policy (at most 5), optionally as the default.",
+     false},
     {"get-policy-version",
      "GetPolicyVersion",
      registry_get_policy_version,
      {{"policy-name", "policyName", ARG_STRING, 1},
       {"policy-version-id", "policyVersionId", ARG_STRING, 1}},
-     "Show one version of a policy."},
+     "Show one version of a policy.",
+     false},
     {"list-policy-versions",
      "ListPolicyVersions",
      registry_list_policy_versions,
      {{"policy-name", "policyName", ARG_STRING, 1}},
-     "List the versions of a policy."},
+     "List the versions of a policy.",
+     false},
     {"set-default-policy-version",
      "SetDefaultPolicyVersion",
      registry_set_default_policy_version,
      {{"policy-name", "policyName", ARG_STRING, 1},
       {"policy-version-id", "policyVersionId", ARG_STRING, 1}},
-     "Make a version the policy's operative (default) one."},
+     "Make a version the policy's operative (default) one.",
+     false},
     {"delete-policy-version",
      "DeletePolicyVersion",
      registry_delete_policy_version,
      {{"policy-name", "policyName", ARG_STRING, 1},
       {"policy-version-id", "policyVersionId", ARG_STRING, 1}},
-     "Delete a version of a policy that is not the default."},
+     "Delete a version of a policy that is not the default.",
+     false},
     {"attach-policy",
      "AttachPolicy",
      registry_attach_policy,
      {{"policy-name", "policyName", ARG_STRING, 1}, {"target", "target", ARG_STRING, 1}},
-     "Attach a policy to a certificate (by ARN)."},
+     "Attach a policy to a certificate (by ARN).",
+     false},
     {"detach-policy",
      "DetachPolicy",
      registry_detach_policy,
      {{"policy-name", "policyName", ARG_STRING, 1}, {"target", "target", ARG_STRING, 1}},
-     "Detach a policy from a certificate."},
+     "Detach a policy from a certificate.",
+     false},
     {"list-attached-policies",
      "ListAttachedPolicies",
      registry_list_attached_policies,
@@ -298,19 +342,22 @@ static const struct command commands[] = {
       {"marker", "marker", ARG_STRING, 0},
       {"page-size", "pageSize", ARG_INT, 0},
       {"recursive", "recursive", ARG_BOOL, 0}},
-     "List the policies attached to a certificate."},
+     "List the policies attached to a certificate.",
+     false},
     {"list-targets-for-policy",
      "ListTargetsForPolicy",
      registry_list_targets_for_policy,
      {{"policy-name", "policyName", ARG_STRING, 1},
       {"marker", "marker", ARG_STRING, 0},
       {"page-size", "pageSize", ARG_INT, 0}},
-     "List the certificates a policy is attached to."},
+     "List the certificates a policy is attached to.",
+     false},
     {"get-effective-policies",
      "GetEffectivePolicies",
      registry_get_effective_policies,
      {{"principal", "principal", ARG_STRING, 0}, {"thing-name", "thingName", ARG_STRING, 0}},
-     "Show the policies (default versions) that apply to a certificate."},
+     "Show the policies (default versions) that apply to a certificate.",
+     false},
     {"test-authorization",
      "TestAuthorization",
      registry_test_authorization,
@@ -319,19 +366,62 @@ static const struct command commands[] = {
       {"client-id", "clientId", ARG_STRING, 0},
       {"policy-names-to-add", "policyNamesToAdd", ARG_JSON, 0},
       {"policy-names-to-skip", "policyNamesToSkip", ARG_JSON, 0}},
-     "Evaluate a principal's policies for actions on resources, as the broker would."},
+     "Evaluate a principal's policies for actions on resources, as the broker would.",
+     false},
     {"describe-endpoint",
      "DescribeEndpoint",
      registry_describe_endpoint,
      {{"endpoint-type", "endpointType", ARG_STRING, 0}},
-     "Print the endpoint devices connect to."},
+     "Print the endpoint devices connect to.",
+     false},
+    /* aws iot-data */
+    {"get-thing-shadow",
+     "GetThingShadow",
+     NULL,
+     {{"thing-name", "thingName", ARG_STRING, 1}, {"shadow-name", "shadowName", ARG_STRING, 0}},
+     "Write a thing's shadow document to OUTFILE (iot-data; needs the running umbrad).",
+     true},
+    {"update-thing-shadow",
+     "UpdateThingShadow",
+     NULL,
+     {{"thing-name", "thingName", ARG_STRING, 1},
+      {"shadow-name", "shadowName", ARG_STRING, 0},
+      {"payload", "payload", ARG_STRING, 1},
+      DATA_PLANE_BINARY_FORMAT},
+     "Update a shadow; the accepted document goes to OUTFILE (iot-data).",
+     true},
+    {"delete-thing-shadow",
+     "DeleteThingShadow",
+     NULL,
+     {{"thing-name", "thingName", ARG_STRING, 1}, {"shadow-name", "shadowName", ARG_STRING, 0}},
+     "Delete a shadow; its last version goes to OUTFILE (iot-data).",
+     true},
+    {"list-named-shadows-for-thing",
+     "ListNamedShadowsForThing",
+     NULL,
+     {{"thing-name", "thingName", ARG_STRING, 1},
+      {"next-token", "nextToken", ARG_STRING, 0},
+      {"page-size", "pageSize", ARG_INT, 0}},
+     "List the named shadows of a thing (iot-data).",
+     false},
+    {"publish",
+     "Publish",
+     NULL,
+     {{"topic", "topic", ARG_STRING, 1},
+      {"qos", "qos", ARG_INT, 0},
+      {"retain", "retain", ARG_BOOL, 0},
+      {"payload", "payload", ARG_STRING, 0},
+      DATA_PLANE_BINARY_FORMAT},
+     "Publish a message through the broker (iot-data).",
+     false},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: umbractl [--data-dir DIR] [--output json|text] COMMAND [--FLAG VALUE]...\n\n"
+            "usage: umbractl [--data-dir DIR] [--endpoint-url URL] [--output json|text] COMMAND "
+            "[--FLAG VALUE]...\n\n"
             "Administer an Umbra broker's registry; commands and flags mirror `aws iot`.\n"
             "The data directory is --data-dir, else $UMBRA_DATA_DIR, else ./var.\n"
             "--output may also follow the command, as with the AWS CLI.\n\n"
@@ -349,7 +439,8 @@ static void command_usage(FILE *out, const struct command *c)
         const char *v = a->type == ARG_BOOL ? "" : a->type == ARG_INT ? " N" : " VALUE";
         fprintf(out, a->is_required ? " --%s%s" : " [--%s%s]", a->flag, v);
     }
-    fprintf(out, " [--output json|text]\n\n%s Values may be given as file://PATH.\n", c->help);
+    fprintf(out, " [--output json|text]%s\n\n%s Values may be given as file://PATH.\n",
+            c->has_outfile ? " OUTFILE" : "", c->help);
 }
 
 static const struct command *find_command(const char *name)
@@ -363,6 +454,8 @@ static const struct command *find_command(const char *name)
 static char *load_value(const char *value, char **owned)
 {
     *owned = NULL;
+    /* fileb:// (raw bytes, for payloads) reads the same way here. */
+    if (strncmp(value, "fileb://", 8) == 0) value++;
     if (strncmp(value, "file://", 7) != 0) return (char *)value;
     FILE *f = fopen(value + 7, "rb");
     if (!f) {
@@ -449,10 +542,16 @@ static int set_arg(json_t *req, const struct arg_spec *a, const char *value)
 }
 
 /* Build the AWS request from flags. Returns 0 or 2 (usage error, printed). */
+static const char *outfile_arg; /* the positional OUTFILE, for commands that take one */
+
 static int parse_flags(const struct command *c, int argc, char **argv, json_t *req)
 {
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i];
+        if (strncmp(f, "--", 2) != 0 && c->has_outfile && !outfile_arg) {
+            outfile_arg = f;
+            continue;
+        }
         if (strncmp(f, "--", 2) != 0) {
             fprintf(stderr, "umbractl %s: unexpected argument '%s'\n", c->name, f);
             return 2;
@@ -496,6 +595,10 @@ static int parse_flags(const struct command *c, int argc, char **argv, json_t *r
             return 2;
         }
     }
+    if (c->has_outfile && !outfile_arg) {
+        fprintf(stderr, "umbractl %s: the following arguments are required: outfile\n", c->name);
+        return 2;
+    }
     return 0;
 }
 
@@ -534,9 +637,12 @@ static int write_outfiles(const json_t *resp)
     return 0;
 }
 
+static const char *endpoint_url; /* --endpoint-url: the daemon's HTTPS API */
+
 static int run_command(const char *data_dir, const struct command *c, json_t *req)
 {
     char path[4096], err[512];
+    if (!c->run) return iot_data_run(data_dir, endpoint_url, c->operation, req, outfile_arg);
     /* Like umbrad, start a data directory that does not exist yet. */
     if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "umbractl: cannot create %s: %s\n", data_dir, strerror(errno));
@@ -575,7 +681,7 @@ static int run_command(const char *data_dir, const struct command *c, json_t *re
 
 int main(int argc, char **argv)
 {
-    const char *data_dir = getenv("UMBRA_DATA_DIR");
+    const char *data_dir = getenv("UMBRA_DATA_DIR"), *output = NULL;
     if (!data_dir || !*data_dir) data_dir = "./var";
     int i = 1;
     for (; i < argc; i++) {
@@ -588,20 +694,17 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         }
-        if (strcmp(a, "--data-dir") == 0) {
+        const char **global = strcmp(a, "--data-dir") == 0       ? &data_dir
+                              : strcmp(a, "--endpoint-url") == 0 ? &endpoint_url
+                              : strcmp(a, "--output") == 0       ? &output
+                                                                 : NULL;
+        if (global) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "umbractl: --data-dir needs a value\n");
+                fprintf(stderr, "umbractl: %s needs a value\n", a);
                 return 2;
             }
-            data_dir = argv[++i];
-            continue;
-        }
-        if (strcmp(a, "--output") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "umbractl: --output needs a value\n");
-                return 2;
-            }
-            if (set_output(argv[++i])) return 2;
+            *global = argv[++i];
+            if (global == &output && set_output(output)) return 2;
             continue;
         }
         break;

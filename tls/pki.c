@@ -360,17 +360,34 @@ static bool is_ip(const char *s)
     return inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1;
 }
 
+/* Issue name.pem/name.key in dir, signed by the CA, unless both exist and
+ * the CA is the one they were made with. */
+static int ensure_issued(const char *dir, const char *name, const struct pki_request *req,
+                         const char *ca_pem, const char *ca_key, bool ca_is_new, bool *created,
+                         char *err, size_t errlen)
+{
+    char cert_path[4096], key_path[4096];
+    snprintf(cert_path, sizeof cert_path, "%s/%s.pem", dir, name);
+    snprintf(key_path, sizeof key_path, "%s/%s.key", dir, name);
+    if (!ca_is_new && access(cert_path, R_OK) == 0 && access(key_path, R_OK) == 0) return 0;
+    char *key = NULL, *cert = NULL;
+    int rc = pki_generate_key(PKI_KEY_EC_P256, &key, err, errlen);
+    if (!rc) rc = pki_issue(req, key, ca_pem, ca_key, &cert, err, errlen);
+    if (!rc) rc = write_text(key_path, key, 0600, err, errlen);
+    if (!rc) rc = write_text(cert_path, cert, 0644, err, errlen);
+    if (!rc) *created = true;
+    free(key);
+    free(cert);
+    return rc;
+}
+
 int pki_init_data_dir(const char *dir, const char *const *hosts, bool *created, char *err,
                       size_t errlen)
 {
     *created = false;
-    char *ca_pem = NULL, *ca_key = NULL, *key = NULL, *cert = NULL;
+    char *ca_pem = NULL, *ca_key = NULL;
     int rc = ensure_ca(dir, &ca_pem, &ca_key, created, err, errlen);
-    char cert_path[4096], key_path[4096];
-    snprintf(cert_path, sizeof cert_path, "%s/server.pem", dir);
-    snprintf(key_path, sizeof key_path, "%s/server.key", dir);
-    if (!rc && !*created && access(cert_path, R_OK) == 0 && access(key_path, R_OK) == 0)
-        goto out; /* both there, and the CA did not change */
+    bool ca_is_new = *created;
     const char *dns[16] = {0}, *ips[16] = {0};
     size_t nd = 0, ni = 0;
     for (size_t i = 0; hosts && hosts[i] && nd < 15 && ni < 15; i++) {
@@ -381,18 +398,18 @@ int pki_init_data_dir(const char *dir, const char *const *hosts, bool *created, 
     }
     char subject[300];
     snprintf(subject, sizeof subject, "CN=%s,O=Umbra", nd ? dns[0] : "localhost");
-    struct pki_request req = {
+    struct pki_request server = {
         .subject = subject, .dns_names = dns, .ips = ips, .is_server = true, .days = 825};
-    if (!rc) rc = pki_generate_key(PKI_KEY_EC_P256, &key, err, errlen);
-    if (!rc) rc = pki_issue(&req, key, ca_pem, ca_key, &cert, err, errlen);
-    if (!rc) rc = write_text(key_path, key, 0600, err, errlen);
-    if (!rc) rc = write_text(cert_path, cert, 0644, err, errlen);
-    if (!rc) *created = true;
-out:
+    if (!rc)
+        rc = ensure_issued(dir, "server", &server, ca_pem, ca_key, ca_is_new, created, err, errlen);
+    /* umbractl's own client certificate, for the daemon's HTTPS API: whoever
+     * can read the data directory administers the broker anyway. */
+    struct pki_request admin = {.subject = "CN=umbractl,O=Umbra", .days = 3650};
+    if (!rc)
+        rc = ensure_issued(dir, "umbractl", &admin, ca_pem, ca_key, ca_is_new, created, err,
+                           errlen);
     free(ca_pem);
     free(ca_key);
-    free(key);
-    free(cert);
     return rc;
 }
 

@@ -47,9 +47,11 @@ int pki_issue_from_csr(const char *csr_pem, int days, const char *issuer_cert_pe
                        const char *issuer_key_pem, char **cert_pem, char *err, size_t errlen);
 
 /*
- * Make sure DIR holds ca.pem/ca.key (Umbra's CA) and server.pem/server.key
- * (for `hosts`: names and IP addresses), creating what is missing; keys are
- * written mode 0600. *created says whether anything was made.
+ * Make sure DIR holds ca.pem/ca.key (Umbra's CA), server.pem/server.key
+ * (for `hosts`: names and IP addresses) and umbractl.pem/umbractl.key
+ * (umbractl's client certificate for the daemon's HTTPS API), creating what
+ * is missing; keys are written mode 0600. *created says whether anything
+ * was made.
  */
 int pki_init_data_dir(const char *dir, const char *const *hosts, bool *created, char *err,
                       size_t errlen);

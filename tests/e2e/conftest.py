@@ -41,6 +41,7 @@ class Broker:
     def __init__(self, args=(), host="127.0.0.1", data_dir=None, tls=False):
         self.host = host
         self.tls_port = free_port() if tls else None
+        self.https_port = free_port() if tls else None
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.port = free_port(fam, host)
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="umbra-e2e-")
@@ -59,11 +60,13 @@ class Broker:
         cmd = [UMBRAD, "--data-dir", self.data_dir, "--mqtt", self.listen, "--sys-interval", "0"] + self.args
         # TLS on a free port, or off: the default 0.0.0.0:8883 is for production.
         cmd += ["--mqtts", "127.0.0.1:%d" % self.tls_port if self.tls_port else "off"]
+        cmd += ["--https", "127.0.0.1:%d" % self.https_port if self.https_port else "off"]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
         try:
             wait_port(self.host, self.port, self.proc, 10 * SLOW)
             if self.tls_port:
                 wait_port("127.0.0.1", self.tls_port, self.proc, 10 * SLOW)
+                wait_port("127.0.0.1", self.https_port, self.proc, 10 * SLOW)
         except Exception as e:
             if self.proc.poll() is None:
                 self.proc.kill()

@@ -119,7 +119,7 @@ def test_bad_config_file_exits_2_with_a_message(tmp_path, content):
 
 
 def test_port_in_use_exits_1(broker, tmp_path):
-    r = subprocess.run([UMBRAD, "--data-dir", str(tmp_path), "--mqtt", broker.listen, "--mqtts", "off"],
+    r = subprocess.run([UMBRAD, "--data-dir", str(tmp_path), "--mqtt", broker.listen, "--mqtts", "off", "--https", "off"],
                        capture_output=True, timeout=20)
     assert r.returncode == 1
     assert b"cannot listen" in r.stderr
