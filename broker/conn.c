@@ -209,7 +209,7 @@ static bool flush_one(struct umbra_conn *c)
     /* HTTP: the last response (Connection: close, or after an error) is out. */
     if (c->tls && http_conn_is_done(c) && c->out.len == 0 && !c->writing &&
         tls_conn_outgoing(c->tls->engine)->len == 0)
-        conn_close(c, "response sent, connection: close");
+        http_conn_linger(c);
     return c->ngates == 0 || c->out.len == 0;
 }
 

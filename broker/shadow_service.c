@@ -328,7 +328,7 @@ int shadow_service_list_named(struct umbra_server *s, const char *thing, const c
                         : NULL;
     if (!rc && !o) rc = UMBRA_ENOMEM;
     if (!rc) {
-        qsort(names, n, sizeof *names, compare_names);
+        if (n) qsort(names, n, sizeof *names, compare_names);
         size_t limit = page_size > 0 ? (size_t)page_size : 100, taken = 0;
         /* The token is the last name of the page before: the page goes on after it. */
         for (size_t i = 0; i < n && !rc; i++) {

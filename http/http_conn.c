@@ -28,6 +28,7 @@ struct http_conn {
     struct http_reader reader;
     struct umbra_auth *auth; /* the certificate's policies */
     uint32_t request_started_ms; /* 0: between requests */
+    uint32_t linger_since_ms;    /* 0 until the write side is shut down */
     bool is_done;                /* the last response is queued: close once it is written */
 };
 
@@ -274,10 +275,34 @@ bool http_conn_is_done(const struct umbra_conn *c)
     return h && h->is_done;
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    free(req);
+}
+
+void http_conn_linger(struct umbra_conn *c)
+{
+    struct http_conn *h = state(c);
+    if (!h || h->linger_since_ms) return;
+    h->linger_since_ms = (uint32_t)server_now_ms(conn_listener(c)->server) | 1;
+    uv_shutdown_t *req = malloc(sizeof *req);
+    if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown)) {
+        free(req);
+        conn_close(c, "response sent, connection: close");
+    }
+}
+
 void http_conn_tick(struct umbra_conn *c, uint64_t now_ms)
 {
     struct http_conn *h = state(c);
-    if (!h || h->is_done) return;
+    if (!h) return;
+    if (h->linger_since_ms) {
+        if ((uint32_t)now_ms - h->linger_since_ms >= HTTP_LINGER_MS)
+            conn_close(c, "response sent, connection: close");
+        return;
+    }
+    if (h->is_done) return;
     if (h->request_started_ms && (uint32_t)now_ms - h->request_started_ms >= HTTP_REQUEST_TIMEOUT_MS) {
         char rid[37];
         request_id(conn_listener(c)->server, rid);

@@ -23,6 +23,7 @@ struct umbra_conn;
 
 #define HTTP_REQUEST_TIMEOUT_MS 10000 /* a started request must be whole by then */
 #define HTTP_IDLE_TIMEOUT_MS 60000    /* keep-alive connections idle this long are closed */
+#define HTTP_LINGER_MS 2000           /* reading what a refused client still sends */
 
 /* The client certificate was admitted: start reading requests. 0 or UMBRA_ENOMEM. */
 int http_conn_open(struct umbra_conn *c);
@@ -32,6 +33,14 @@ void http_conn_consume(struct umbra_conn *c, const uint8_t *data, size_t len);
 
 /* True once the last response is written and the connection should close. */
 bool http_conn_is_done(const struct umbra_conn *c);
+
+/*
+ * The last response is written: send FIN, then read and discard until the
+ * client closes (or HTTP_LINGER_MS pass). Closing at once while the client
+ * is still sending a body it was refused would make the kernel answer with
+ * a reset, and a reset can destroy the response before the client reads it.
+ */
+void http_conn_linger(struct umbra_conn *c);
 
 /* The server's tick: request and idle timeouts. */
 void http_conn_tick(struct umbra_conn *c, uint64_t now_ms);
