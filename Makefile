@@ -5,6 +5,7 @@
 #   make test SANITIZE=1  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz             run every libFuzzer target for FUZZ_SECONDS each
 #   make bench            side-by-side benchmark against mosquitto (bench/run.sh)
+#   make bench-shadow     device shadow updates per second and latency (bench/shadow.sh)
 
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
@@ -49,7 +50,7 @@ DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev mosquitto-clients python3 op
              python3-paho-mqtt python3-pytest python3-cryptography
 DEB_BENCH := mosquitto
 
-.PHONY: all deps deps-bench run test unit e2e fuzz fuzz-build bench bench-tls clean format
+.PHONY: all deps deps-bench run test unit e2e fuzz fuzz-build bench bench-tls bench-shadow clean format
 
 all: $(LIB) $(PROGS)
 
@@ -105,6 +106,10 @@ bench: deps-bench
 bench-tls: deps-bench
 	@$(MAKE) --no-print-directory all
 	@sh bench/tls.sh $(BUILD)
+
+bench-shadow: deps
+	@$(MAKE) --no-print-directory all
+	@sh bench/shadow.sh $(BUILD)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

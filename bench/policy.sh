@@ -33,6 +33,10 @@
 #   QUIET_WAIT=S       longest wait before each run for the CPUs to go idle (60, QUICK 10)
 #   QUIET_BUDGET=S     longest such waiting over the whole run (120, QUICK 20)
 #   NOISY_PCT=P        CPU % used by other processes that makes a run NOISY (25)
+#   RATE=R             pace the TLS publishers at R msgs/s in all (umbra-tlsgen --rate):
+#                      below saturation the broker's CPU per message is what compares
+#                      the policies ("msgs/s per broker core"); unpaced, QoS 0 floods
+#                      end in congestion collapse now and then (docs/benchmarks.md)
 set -eu
 
 usage() { echo "usage: sh bench/policy.sh BUILD_DIR [RESULTS.md]" >&2; exit 2; }
@@ -50,6 +54,7 @@ fi
 publishers=${PUBLISHERS:-8}
 payload=${PAYLOAD:-128}
 with_plain=${PLAIN:-1}
+rate=${RATE:-}
 check=${CHECK:-1}
 noisy=${NOISY_PCT:-25}
 tlsgen=$build/umbra-tlsgen
@@ -264,7 +269,8 @@ run_gen() { # limit command...
 
 tls_args() {
     echo "--mode fanin --port $tls_port --pid $broker_pid --ca $work/data/ca.pem" \
-        "--cert $work/dev.pem --key $work/dev.key --publishers $publishers --payload $payload"
+        "--cert $work/dev.pem --key $work/dev.key --publishers $publishers --payload $payload" \
+        ${rate:+--rate $rate}
 }
 
 run_one() { # kind round; kind: tls/allow-all tls/realistic plain/none plain/allow-all plain/realistic
@@ -412,22 +418,24 @@ table() { # md: 1 for Markdown
         if (x == "" || y == "" || y + 0 <= 0) return "-"
         return sprintf("%.3f", x / y)
     }
-    function addrow(c1, c2, c3, c4, c5, c6, c7, c8, c9) {
+    function addrow(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10) {
         nrows++; C[nrows, 1] = c1; C[nrows, 2] = c2; C[nrows, 3] = c3; C[nrows, 4] = c4
         C[nrows, 5] = c5; C[nrows, 6] = c6; C[nrows, 7] = c7; C[nrows, 8] = c8; C[nrows, 9] = c9
+        C[nrows, 10] = c10
     }
     function kindrow(k, listener, policy,   e) {
         if (!cnt[k SUBSEP "errors"]) return
         e = maxof(k SUBSEP "errors")
         addrow(listener, policy, cell(k, "msgs_per_sec", ""), cell(k, "sent_per_sec", ""),
                cell(k, "broker_cpu_pct", " %"), cell(k, "gen_cpu_pct", " %"),
-               cell(k, "p99_us", " us"), e == "" ? "-" : e, (cntq[k SUBSEP "errors"] + 0) "/" cnt[k SUBSEP "errors"])
+               cell(k, "p99_us", " us"), e == "" ? "-" : e, (cntq[k SUBSEP "errors"] + 0) "/" cnt[k SUBSEP "errors"],
+               cell(k, "capacity_per_core", ""))
     }
     function ratiorow(listener, a, b) {
         if (!cnt[a SUBSEP "errors"] || !cnt[b SUBSEP "errors"]) return
         addrow(listener, "**realistic / allow-all**", "**" ratio(a, b, "msgs_per_sec") "**",
                ratio(a, b, "sent_per_sec"), ratio(a, b, "broker_cpu_pct"), "",
-               ratio(a, b, "p99_us"), "", "")
+               ratio(a, b, "p99_us"), "", "", "**" ratio(a, b, "capacity_per_core") "**")
     }
     # Ratio of the two configurations within each round: the noise shows.
     function rounds_ratio(a, b,   r, s) {
@@ -448,7 +456,7 @@ table() { # md: 1 for Markdown
             quiet = other <= noisy
         }
         rate[k, r] = j(line, "msgs_per_sec") + 0
-        n = split("msgs_per_sec sent_per_sec broker_cpu_pct gen_cpu_pct p99_us errors", keys, " ")
+        n = split("msgs_per_sec sent_per_sec broker_cpu_pct gen_cpu_pct p99_us errors capacity_per_core", keys, " ")
         for (i = 1; i <= n; i++) {
             v = keys[i] == "gen_cpu_pct" ? gen : j(line, keys[i]); if (v == "") continue
             key = k SUBSEP keys[i]; cnt[key]++; val[key, cnt[key]] = v
@@ -463,23 +471,23 @@ table() { # md: 1 for Markdown
         kindrow("plain/allow-all", "plain", "allow-all")
         kindrow("plain/realistic", "plain", "realistic")
         ratiorow("plain", "plain/realistic", "plain/allow-all")
-        split("listener|policy|msgs/s received|sent/s|broker CPU|generator CPU|p99 latency|errors (max)|quiet runs / runs", H, "|")
+        split("listener|policy|msgs/s received|sent/s|broker CPU|generator CPU|p99 latency|errors (max)|quiet runs / runs|msgs/s per broker core", H, "|")
         if (md) {
-            printf "|"; for (c = 1; c <= 9; c++) printf " %s |", H[c]; printf "\n"
-            printf "|---|---|--:|--:|--:|--:|--:|--:|--:|\n"
+            printf "|"; for (c = 1; c <= 10; c++) printf " %s |", H[c]; printf "\n"
+            printf "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n"
             for (i = 1; i <= nrows; i++) {
-                printf "|"; for (c = 1; c <= 9; c++) printf " %s |", C[i, c]; printf "\n"
+                printf "|"; for (c = 1; c <= 10; c++) printf " %s |", C[i, c]; printf "\n"
             }
         } else {
-            for (c = 1; c <= 9; c++) w[c] = length(H[c])
+            for (c = 1; c <= 10; c++) w[c] = length(H[c])
             for (i = 1; i <= nrows; i++)
-                for (c = 1; c <= 9; c++) {
+                for (c = 1; c <= 10; c++) {
                     gsub(/\*\*/, "", C[i, c])
                     if (length(C[i, c]) > w[c]) w[c] = length(C[i, c])
                 }
-            for (c = 1; c <= 9; c++) printf (c <= 2 ? "%-" : "%") w[c] "s%s", H[c], c < 9 ? "  " : "\n"
+            for (c = 1; c <= 10; c++) printf (c <= 2 ? "%-" : "%") w[c] "s%s", H[c], c < 10 ? "  " : "\n"
             for (i = 1; i <= nrows; i++)
-                for (c = 1; c <= 9; c++) printf (c <= 2 ? "%-" : "%") w[c] "s%s", C[i, c], c < 9 ? "  " : "\n"
+                for (c = 1; c <= 10; c++) printf (c <= 2 ? "%-" : "%") w[c] "s%s", C[i, c], c < 10 ? "  " : "\n"
         }
         printf "%sRatio realistic / allow-all of msgs/s in each round: TLS%s", md ? "\n" : "",
             rounds_ratio("tls/realistic", "tls/allow-all")
