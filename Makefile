@@ -15,7 +15,7 @@ FUZZ_SECONDS ?= 20
 PKGS     := libuv jansson sqlite3
 # Debian 12's mbedTLS 2.28 ships no pkg-config file.
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -I. -Ibroker -Itls -Iregistry -Ipolicy -Ishadow -Ihttp \
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -I. -Ibroker -Itls -Iregistry -Ipolicy -Ishadow -Irules -Ihttp \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(MBEDTLS_LIBS) -lhttp_parser -lpthread -lm
 
@@ -81,14 +81,14 @@ e2e: all
 	  SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 # Fuzzers always build with clang, libFuzzer and ASan/UBSan, from the sources.
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Ibroker -Itls -Iregistry -Ipolicy -Ishadow -Ihttp \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Ibroker -Itls -Iregistry -Ipolicy -Ishadow -Irules -Ihttp \
                -fsanitize=fuzzer,address,undefined \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Modules that need no loop or sockets: the pure ones, and the registry over SQLite.
 FUZZ_LIB_SRCS := $(filter broker/mqtt_% broker/error.c broker/strmap.c broker/trie.c \
                   broker/retain.c broker/levelset.c broker/config.c broker/log.c broker/profile.c broker/buf.c \
-                  broker/session.c broker/message.c tls/cert.c tls/pki.c registry/% policy/% shadow/% http/http_request.c http/http_response.c \
-                  http/rest_route.c,$(LIB_SRCS))
+                  broker/session.c broker/message.c tls/cert.c tls/pki.c registry/% policy/% shadow/% rules/% http/http_request.c \
+                  http/http_response.c http/rest_route.c,$(LIB_SRCS))
 
 build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard broker/*.h registry/*.h tls/*.h policy/*.h shadow/*.h http/*.h)
 	@mkdir -p $(dir $@)

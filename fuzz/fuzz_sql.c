@@ -1,0 +1,27 @@
+/*
+ * fuzz_sql.c - AWS IoT SQL statements and template expressions from
+ * arbitrary bytes: every input parses or is refused with a position
+ * inside it, and frees cleanly either way.
+ */
+#include "sql.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct sql_query *q = NULL;
+    struct sql_error err;
+    if (sql_parse((const char *)data, size, &q, &err) == 0) {
+        if (!q || q->nitems == 0) __builtin_trap();
+        sql_query_free(q);
+    } else if (q || err.column == 0 || err.column > size + 1 || !err.message[0]) {
+        __builtin_trap();
+    }
+    struct sql_node *n = NULL;
+    if (sql_parse_expression((const char *)data, size, &n, &err) == 0) {
+        if (!n) __builtin_trap();
+        sql_node_free(n);
+    }
+    return 0;
+}
