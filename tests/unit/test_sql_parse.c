@@ -46,7 +46,6 @@ static void test_statements_that_parse(void **state)
         "SELECT timestamp() AS ts, newuuid() AS id, clientid(), principal(), traceid() FROM 't'",
         "SELECT concat() AS a, concat('a', 'b', 'c', 'd') AS b, coalesce(a, b, c) FROM 't'",
         "SELECT regexp_replace(s, '[0-9]+', 'N'), substring(s, 1), substring(s, 1, 3) FROM 't'",
-        "SELECT parse_time(\"yyyy-MM-dd'T'HH:mm:ss\", timestamp()) AS t FROM 't'",
         "SELECT get_thing_shadow('thing', 'shadow', 'arn:aws:iam::1:role/r') AS s FROM 't'",
         "SELECT 'it''s' AS s, \"double \"\" quote\" AS d FROM 't'",
         "SELECT x AS a.b.c FROM 't'",
