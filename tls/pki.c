@@ -404,9 +404,12 @@ int pki_init_data_dir(const char *dir, const char *const *hosts, bool *created, 
         rc = ensure_issued(dir, "server", &server, ca_pem, ca_key, ca_is_new, created, err, errlen);
     /* umbractl's own client certificate, for the daemon's HTTPS API: whoever
      * can read the data directory administers the broker anyway. */
+    /* Not part of *created: a data directory from before umbractl had one
+     * gets it silently, without a second "first start" announcement. */
     struct pki_request admin = {.subject = "CN=umbractl,O=Umbra", .days = 3650};
+    bool admin_made = false;
     if (!rc)
-        rc = ensure_issued(dir, "umbractl", &admin, ca_pem, ca_key, ca_is_new, created, err,
+        rc = ensure_issued(dir, "umbractl", &admin, ca_pem, ca_key, ca_is_new, &admin_made, err,
                            errlen);
     free(ca_pem);
     free(ca_key);

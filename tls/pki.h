@@ -50,8 +50,8 @@ int pki_issue_from_csr(const char *csr_pem, int days, const char *issuer_cert_pe
  * Make sure DIR holds ca.pem/ca.key (Umbra's CA), server.pem/server.key
  * (for `hosts`: names and IP addresses) and umbractl.pem/umbractl.key
  * (umbractl's client certificate for the daemon's HTTPS API), creating what
- * is missing; keys are written mode 0600. *created says whether anything
- * was made.
+ * is missing; keys are written mode 0600. *created says whether the CA or
+ * the server certificate was made (the first start).
  */
 int pki_init_data_dir(const char *dir, const char *const *hosts, bool *created, char *err,
                       size_t errlen);
