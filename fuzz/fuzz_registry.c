@@ -60,6 +60,13 @@ static const registry_op ops[] = {
     registry_list_targets_for_policy,
     registry_get_effective_policies,
     registry_test_authorization,
+    registry_create_topic_rule,
+    registry_get_topic_rule,
+    registry_list_topic_rules,
+    registry_replace_topic_rule,
+    registry_delete_topic_rule,
+    registry_enable_topic_rule,
+    registry_disable_topic_rule,
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 

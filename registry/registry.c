@@ -112,6 +112,16 @@ static const char *const migrations[] = {
     " UPDATE registry_generation SET n = n + 1; END;"
     "CREATE TRIGGER gen_policy_targets_delete AFTER DELETE ON policy_targets BEGIN"
     " UPDATE registry_generation SET n = n + 1; END;",
+    /* 6: topic rules, as their TopicRulePayload, with the FROM filter apart. */
+    "CREATE TABLE topic_rules(name TEXT PRIMARY KEY, payload TEXT NOT NULL,"
+    " topic_pattern TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TRIGGER gen_topic_rules_insert AFTER INSERT ON topic_rules BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_topic_rules_update AFTER UPDATE ON topic_rules BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;"
+    "CREATE TRIGGER gen_topic_rules_delete AFTER DELETE ON topic_rules BEGIN"
+    " UPDATE registry_generation SET n = n + 1; END;",
 };
 #define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 

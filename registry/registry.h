@@ -70,6 +70,22 @@ int registry_deprecate_thing_type(struct registry *r, const json_t *req, json_t 
 int registry_delete_thing_type(struct registry *r, const json_t *req, json_t **resp,
                                struct reg_error *e);
 
+/* Topic rules (topic_rules.c): ruleName, topicRulePayload as AWS takes them. */
+int registry_create_topic_rule(struct registry *r, const json_t *req, json_t **resp,
+                               struct reg_error *e);
+int registry_get_topic_rule(struct registry *r, const json_t *req, json_t **resp,
+                            struct reg_error *e);
+int registry_list_topic_rules(struct registry *r, const json_t *req, json_t **resp,
+                              struct reg_error *e);
+int registry_replace_topic_rule(struct registry *r, const json_t *req, json_t **resp,
+                                struct reg_error *e);
+int registry_delete_topic_rule(struct registry *r, const json_t *req, json_t **resp,
+                               struct reg_error *e);
+int registry_enable_topic_rule(struct registry *r, const json_t *req, json_t **resp,
+                               struct reg_error *e);
+int registry_disable_topic_rule(struct registry *r, const json_t *req, json_t **resp,
+                                struct reg_error *e);
+
 /*
  * For the daemon's caches (never on the message path): a generation number
  * that triggers move on every change to the registry's tables, by any
