@@ -15,6 +15,7 @@
 #include "persist.h"
 #include "profile.h"
 #include "router.h"
+#include "rules_service.h"
 #include "tls_engine.h"
 #include "cert.h"
 #include "http_conn.h"
@@ -309,10 +310,17 @@ void conn_close(struct umbra_conn *c, const char *reason)
     }
     struct umbra_msg *will = c->will;
     c->will = NULL;
+    /* The will is published after the session may be gone: rules want its client id. */
+    char *client_id = will && c->session ? strdup(c->session->client_id) : NULL;
     detach_session(c);
-    if (will && !c->is_clean_disconnect && was_connected)
+    if (will && !c->is_clean_disconnect && was_connected) {
         router_publish(s, will->topic, will->topic_len, will->payload, will->payload_len,
                        c->will_qos, c->will_retain, will, false);
+        struct rules_origin o = {client_id, c->tls ? c->tls->cert_id : NULL};
+        rules_service_message(s, will->topic, will->topic_len, will->payload, will->payload_len,
+                              &o);
+    }
+    free(client_id);
     msg_unref(will);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }

@@ -7,6 +7,7 @@
  * PUBREL, so a re-sent PUBLISH with the same id is not routed twice.
  */
 #include "auth.h"
+#include "rules_service.h"
 #include "shadow_service.h"
 #include "shadow_topic.h"
 #include "conn.h"
@@ -69,9 +70,15 @@ int handle_publish(struct umbra_conn *c, const struct mqtt_publish *p, const str
     struct shadow_topic st;
     if (shadow_topic_parse(p->topic.ptr, p->topic.len, &st))
         shadow_service_request(s, &st, p->topic.ptr, p->payload.ptr, p->payload.len);
-    if (!is_reserved_for_broker(p))
+    /* Basic Ingest ($aws/rules/RULE/...) reaches its rule only, never subscribers. */
+    bool is_ingest = rules_service_is_ingest(p->topic.ptr, p->topic.len);
+    if (!is_reserved_for_broker(p) && !is_ingest)
         router_publish(s, p->topic.ptr, p->topic.len, p->payload.ptr, p->payload.len, p->qos,
                        p->retain, NULL, false);
+    if (!is_reserved_for_broker(p)) {
+        struct rules_origin o = {sess->client_id, c->tls ? c->tls->cert_id : NULL};
+        rules_service_message(s, p->topic.ptr, p->topic.len, p->payload.ptr, p->payload.len, &o);
+    }
     if (p->qos == 0) return 0;
     if (p->qos == 2) {
         if (session_incoming_qos2_add(sess, p->packet_id)) {

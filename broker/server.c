@@ -11,6 +11,7 @@
 #include "cert.h"
 
 #include "auth.h"
+#include "rules_service.h"
 #include "shadow_service.h"
 #include "conn.h"
 #include "error.h"
@@ -388,6 +389,7 @@ void server_refresh_registry(struct umbra_server *s)
         return;
     }
     if (auth_refresh_all(s) == 0) s->registry_counter = counter;
+    rules_service_load(s);
     struct conn_list *n = s->conns.next;
     while (n != &s->conns) {
         struct conn_list *next = n->next;
@@ -671,6 +673,7 @@ int server_start(struct umbra_server *s)
     }
     registry_change_counter(s->registry, &s->registry_counter);
     if ((rc = auth_server_init(s))) return rc;
+    rules_service_load(s); /* a rule that does not load is logged and skipped */
 
     uv_prepare_init(s->loop, &s->flush_handle);
     s->flush_handle.data = s;
@@ -756,6 +759,7 @@ void server_free(struct umbra_server *s)
     retain_free(s->retained);
     free_trust(s->trust);
     shadow_service_free(s);
+    rules_service_free(s);
     auth_server_free(s);
     registry_close(s->registry);
     tls_context_free(s->tls);

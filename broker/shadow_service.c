@@ -8,6 +8,7 @@
 #include "log.h"
 #include "persist.h"
 #include "router.h"
+#include "rules_service.h"
 #include "server.h"
 #include "shadow.h"
 #include "shadow_topic.h"
@@ -108,6 +109,8 @@ static void publish_now(struct umbra_server *s, const char *topic, size_t tlen, 
     /* QoS 1, as if the service were a client publishing; each subscriber
      * gets it at its granted QoS, and its iot:Receive is checked. */
     router_publish(s, topic, tlen, (const uint8_t *)payload, plen, 1, false, NULL, true);
+    struct rules_origin none = {NULL, NULL};
+    rules_service_message(s, topic, tlen, (const uint8_t *)payload, plen, &none);
 }
 
 /* Send now, or after the replies still waiting (order is kept), or after

@@ -16,6 +16,7 @@
 #include "profile.h"
 #include "rest_route.h"
 #include "router.h"
+#include "rules_service.h"
 #include "shadow.h"
 #include "shadow_service.h"
 
@@ -182,9 +183,14 @@ static void do_publish(struct umbra_conn *c, const struct http_request *req,
     struct shadow_topic st;
     if (shadow_topic_parse(topic, tlen, &st))
         shadow_service_request(s, &st, topic, req->body, req->body_len);
-    if (!(tlen >= 5 && memcmp(topic, "$SYS/", 5) == 0))
+    bool is_sys = tlen >= 5 && memcmp(topic, "$SYS/", 5) == 0;
+    if (!is_sys && !rules_service_is_ingest(topic, tlen))
         router_publish(s, topic, tlen, req->body, req->body_len, (uint8_t)rt->qos, rt->is_retained,
                        NULL, false);
+    if (!is_sys) {
+        struct rules_origin o = {NULL, c->tls->cert_id}; /* HTTP has no client id */
+        rules_service_message(s, topic, tlen, req->body, req->body_len, &o);
+    }
     uint64_t epoch = persist_op_count(s->persist) != ops_before ? persist_epoch(s->persist) : 0;
     json_t *o = json_pack("{s:s, s:s}", "message", "OK", "traceId", rid);
     respond_json(c, req, o, rid, epoch);

@@ -86,6 +86,12 @@ int registry_enable_topic_rule(struct registry *r, const json_t *req, json_t **r
 int registry_disable_topic_rule(struct registry *r, const json_t *req, json_t **resp,
                                 struct reg_error *e);
 
+/* For the daemon: each enabled rule's name and stored TopicRulePayload (JSON
+ * text), in name order. 0 or UMBRA_EIO. */
+int registry_each_enabled_topic_rule(struct registry *r,
+                                     void (*fn)(void *ctx, const char *name, const char *payload),
+                                     void *ctx);
+
 /*
  * For the daemon's caches (never on the message path): a generation number
  * that triggers move on every change to the registry's tables, by any

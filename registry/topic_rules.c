@@ -342,3 +342,18 @@ int registry_disable_topic_rule(struct registry *r, const json_t *req, json_t **
 {
     return set_disabled(r, req, true, resp, e);
 }
+
+int registry_each_enabled_topic_rule(struct registry *r,
+                                     void (*fn)(void *ctx, const char *name, const char *payload),
+                                     void *ctx)
+{
+    struct reg_error e;
+    sqlite3_stmt *st = reg_prepare(
+        r, "SELECT name, payload FROM topic_rules WHERE disabled = 0 ORDER BY name", &e);
+    if (!st) return UMBRA_EIO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : UMBRA_EIO;
+}

@@ -533,9 +533,45 @@ static json_t *f_concat(json_t **a, size_t n, const struct sql_message *m)
 
 /* ---- regular expressions (POSIX extended, close to Java's for common patterns) ---- */
 
+#define MAX_PATTERN 512
+
+/*
+ * glibc's regcomp copies a repeated subexpression once per repetition, so
+ * stacked quantifiers ("x*++++...") or large bounds ("(a{200}){200}") cost
+ * memory exponential in the pattern: such patterns are refused (Undefined),
+ * and bounds are kept to two of at most 32.
+ * Java's possessive and lazy forms ("*+", "*?") are among them.
+ */
+static bool is_tame(const char *p)
+{
+    bool after_quantifier = false;
+    size_t n = 0, bounds = 0;
+    for (; *p; p++, n++) {
+        if (n >= MAX_PATTERN) return false;
+        if (*p == '\\' && p[1]) {
+            p++;
+            after_quantifier = false;
+            continue;
+        }
+        bool is_quantifier = *p == '*' || *p == '+' || *p == '?' || *p == '{';
+        if (is_quantifier && after_quantifier) return false;
+        if (*p == '{') {
+            char *end;
+            long lo = strtol(p + 1, &end, 10), hi = lo;
+            if (*end == ',') hi = end[1] == '}' ? lo : strtol(end + 1, &end, 10);
+            if (lo > 32 || hi > 32 || ++bounds > 2) return false; /* at most 32 x 32 copies */
+            const char *close = strchr(p, '}');
+            if (close) p = close;
+        }
+        after_quantifier = is_quantifier;
+    }
+    return true;
+}
+
 static bool compile(json_t *pattern, regex_t *re)
 {
-    return json_is_string(pattern) && regcomp(re, json_string_value(pattern), REG_EXTENDED) == 0;
+    return json_is_string(pattern) && is_tame(json_string_value(pattern)) &&
+           regcomp(re, json_string_value(pattern), REG_EXTENDED) == 0;
 }
 
 static json_t *f_regexp_matches(json_t **a, size_t n, const struct sql_message *m)

@@ -154,6 +154,12 @@ static const struct tcase cases[] = {
      "regexp_replace('a1b22c', '[0-9]+', '#') AS c, regexp_replace('ab', '(a)(b)', '$2$1') AS d FROM '#'",
      P, "{\"a\":true,\"b\":\"123\",\"c\":\"a#b#c\",\"d\":\"ba\"}"},
     {"SELECT VALUE regexp_matches('a', '(') FROM '#'", "{}", UNDEFINED},
+    /* Patterns whose compilation would explode are refused. */
+    {"SELECT VALUE regexp_matches('x', 'x*++++++++') FROM '#'", "{}", UNDEFINED},
+    {"SELECT VALUE regexp_matches('a', '(a{30}){30}') FROM '#'", "{}", "false"},
+    {"SELECT VALUE regexp_matches('a', '(a{99}){99}') FROM '#'", "{}", UNDEFINED},
+    {"SELECT VALUE regexp_matches('a+b', 'a\\+b') FROM '#'", "{}", "true"},
+    {"SELECT VALUE regexp_matches('aa', '^a{1,2}$') FROM '#'", "{}", "true"},
     /* types and collections */
     {"SELECT isNull(n) AS a, isNull(temp) AS b, isUndefined(missing) AS c, isUndefined(n) AS d FROM '#'",
      P, "{\"a\":true,\"b\":false,\"c\":true,\"d\":false}"},

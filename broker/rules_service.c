@@ -1,0 +1,337 @@
+/*
+ * rules_service.c - topic rules on the message path: compiled SQL and
+ * actions in memory, matched against every published message.
+ *
+ * The actions run so far: republish (to the router, with a loop guard).
+ * Rules with other actions load, and those actions count as dropped until
+ * their sinks exist; the log says so once per load.
+ */
+#include "rules_service.h"
+
+#include "error.h"
+#include "log.h"
+#include "mqtt_topic.h"
+#include "registry.h"
+#include "router.h"
+#include "server.h"
+#include "sql.h"
+#include "sql_eval.h"
+#include "template.h"
+
+#include <jansson.h>
+#include <mbedtls/base64.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_REPUBLISH_DEPTH 8 /* a rule republishing into its own FROM stops here */
+
+enum action_kind { ACTION_REPUBLISH, ACTION_NOT_RUN };
+
+struct rule_action {
+    enum action_kind kind;
+    char *type;             /* "republish", "http", ... */
+    struct template *topic; /* republish */
+    uint8_t qos;
+};
+
+struct rule {
+    char *name;
+    struct sql_query *query;
+    struct rule_action *actions;
+    size_t nactions;
+    struct rule_action error_action; /* type NULL when there is none */
+    uint64_t matched, succeeded, failed, dropped;
+};
+
+struct umbra_rules {
+    struct rule *rules;
+    size_t n;
+    int depth; /* republish nesting */
+};
+
+/* ---- loading ---- */
+
+static void action_free(struct rule_action *a)
+{
+    free(a->type);
+    template_free(a->topic);
+}
+
+static void rule_free(struct rule *r)
+{
+    free(r->name);
+    sql_query_free(r->query);
+    for (size_t i = 0; i < r->nactions; i++) action_free(&r->actions[i]);
+    free(r->actions);
+    action_free(&r->error_action);
+}
+
+static void rules_free(struct umbra_rules *rs)
+{
+    if (!rs) return;
+    for (size_t i = 0; i < rs->n; i++) rule_free(&rs->rules[i]);
+    free(rs->rules);
+    free(rs);
+}
+
+/* {"republish": {...}} into a runnable action; 0 or an error (logged). */
+static int compile_action(const char *rule, const json_t *spec, struct rule_action *a)
+{
+    memset(a, 0, sizeof *a);
+    const char *type = json_object_iter_key(json_object_iter((json_t *)spec));
+    json_t *fields = type ? json_object_get(spec, type) : NULL;
+    if (!type || !(a->type = strdup(type))) return UMBRA_ENOMEM;
+    if (strcmp(type, "republish") != 0) {
+        a->kind = ACTION_NOT_RUN;
+        log_warn("rule %s: %s actions are not run by this broker yet; their messages are dropped",
+                 rule, type);
+        return 0;
+    }
+    a->kind = ACTION_REPUBLISH;
+    a->qos = (uint8_t)json_integer_value(json_object_get(fields, "qos"));
+    struct sql_error err;
+    const char *topic = json_string_value(json_object_get(fields, "topic"));
+    int rc = topic ? template_compile(topic, &a->topic, &err) : UMBRA_EINVAL;
+    if (rc) log_error("rule %s: republish topic: %s", rule, topic ? err.message : "missing");
+    return rc;
+}
+
+struct load_ctx {
+    struct umbra_rules *rs;
+    int rc;
+};
+
+static void on_rule(void *ctx, const char *name, const char *payload)
+{
+    struct load_ctx *l = ctx;
+    json_t *p = json_loads(payload, 0, NULL);
+    struct rule r = {0};
+    struct sql_error err;
+    const char *sql = json_string_value(json_object_get(p, "sql"));
+    int rc = !p || !sql ? UMBRA_EINVAL : 0;
+    if (!rc && !(r.name = strdup(name))) rc = UMBRA_ENOMEM;
+    if (!rc && (rc = sql_parse(sql, strlen(sql), &r.query, &err)))
+        log_error("rule %s: %s", name, err.message);
+    json_t *actions = json_object_get(p, "actions");
+    size_t n = json_array_size(actions);
+    if (!rc && n && !(r.actions = calloc(n, sizeof *r.actions))) rc = UMBRA_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        rc = compile_action(name, json_array_get(actions, i), &r.actions[i]);
+        r.nactions = i + 1;
+    }
+    json_t *ea = json_object_get(p, "errorAction");
+    if (!rc && json_is_object(ea)) rc = compile_action(name, ea, &r.error_action);
+    json_decref(p);
+    struct rule *grown = rc ? NULL : realloc(l->rs->rules, (l->rs->n + 1) * sizeof *grown);
+    if (!grown) {
+        /* A rule that cannot be compiled (stored by an older version) is skipped. */
+        log_error("rule %s not loaded", name);
+        rule_free(&r);
+        if (rc == UMBRA_ENOMEM || !rc) l->rc = UMBRA_ENOMEM;
+        return;
+    }
+    l->rs->rules = grown;
+    l->rs->rules[l->rs->n++] = r;
+}
+
+int rules_service_load(struct umbra_server *s)
+{
+    if (!s->registry) return 0;
+    struct umbra_rules *rs = calloc(1, sizeof *rs);
+    if (!rs) return UMBRA_ENOMEM;
+    struct load_ctx l = {rs, 0};
+    if (registry_each_enabled_topic_rule(s->registry, on_rule, &l) || l.rc) {
+        rules_free(rs);
+        log_error("cannot load the topic rules; keeping the ones loaded before");
+        return UMBRA_EIO;
+    }
+    /* Counters carry over for rules that are still there. */
+    for (size_t i = 0; s->rules && i < rs->n; i++)
+        for (size_t j = 0; j < s->rules->n; j++)
+            if (strcmp(rs->rules[i].name, s->rules->rules[j].name) == 0) {
+                struct rule *o = &s->rules->rules[j], *r = &rs->rules[i];
+                r->matched = o->matched, r->succeeded = o->succeeded;
+                r->failed = o->failed, r->dropped = o->dropped;
+            }
+    if (s->rules) rs->depth = s->rules->depth;
+    rules_free(s->rules);
+    s->rules = rs;
+    if (rs->n) log_info("topic rules: %zu enabled", rs->n);
+    return 0;
+}
+
+void rules_service_free(struct umbra_server *s)
+{
+    rules_free(s->rules);
+    s->rules = NULL;
+}
+
+/* ---- running ---- */
+
+bool rules_service_is_ingest(const char *topic, size_t len)
+{
+    return len > 11 && memcmp(topic, "$aws/rules/", 11) == 0;
+}
+
+/* Does the rule take this message? FROM's filter, or Basic Ingest by name. */
+static bool wants(const struct rule *r, const char *topic, size_t len, bool is_ingest)
+{
+    if (is_ingest) {
+        size_t nl = strlen(r->name);
+        return len > 11 + nl && memcmp(topic + 11, r->name, nl) == 0 &&
+               (topic[11 + nl] == '/' || 11 + nl == len);
+    }
+    if (!r->query->from) return false; /* a rule without FROM takes Basic Ingest only */
+    return mqtt_topic_matches(r->query->from, strlen(r->query->from), topic, len, true);
+}
+
+static void random_bytes(void *ctx, uint8_t *out, size_t n)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n; i++) out[i] = (uint8_t)rand();
+}
+
+/* The AWS error document for errorAction. Caller frees. */
+static char *error_document(const struct rule *r, const struct sql_message *m,
+                            const char *failures_json)
+{
+    size_t b64_len = 0;
+    mbedtls_base64_encode(NULL, 0, &b64_len, m->payload, m->payload_len);
+    unsigned char *b64 = malloc(b64_len + 1);
+    if (!b64 || mbedtls_base64_encode(b64, b64_len + 1, &b64_len, m->payload, m->payload_len)) {
+        free(b64);
+        return NULL;
+    }
+    b64[b64_len] = '\0';
+    json_t *failures = json_loads(failures_json, 0, NULL);
+    json_t *doc = json_pack("{s:s, s:s%, s:s, s:s, s:o}", "ruleName", r->name, "topic", m->topic,
+                            m->topic_len, "clientId", m->client_id ? m->client_id : "n/a",
+                            "base64OriginalPayload", (const char *)b64, "failures",
+                            failures ? failures : json_array());
+    free(b64);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    return text;
+}
+
+static void run_message(struct umbra_server *s, const char *topic, size_t len,
+                        const uint8_t *payload, size_t plen, const struct rules_origin *o);
+
+/* Publish the result; NULL, or why it failed. */
+static const char *republish(struct umbra_server *s, const struct rule_action *a,
+                             const struct sql_message *m, const uint8_t *body, size_t blen,
+                             char **topic_out)
+{
+    char *topic = template_render(a->topic, m);
+    *topic_out = topic;
+    if (!topic) return "out of memory";
+    size_t tl = strlen(topic);
+    if (!mqtt_topic_name_valid(topic, tl)) return "the republish topic is not a valid topic name";
+    if (s->rules->depth >= MAX_REPUBLISH_DEPTH)
+        return "republish loop: the message went through too many rules";
+    router_publish(s, topic, tl, body, blen, a->qos, false, NULL, false);
+    struct rules_origin none = {NULL, NULL};
+    s->rules->depth++;
+    run_message(s, topic, tl, body, blen, &none);
+    s->rules->depth--;
+    return NULL;
+}
+
+static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_message *m)
+{
+    json_t *result = NULL;
+    int rc = sql_evaluate(r->query, m, &result);
+    if (rc <= 0) {
+        if (rc < 0) log_error("rule %s: out of memory", r->name);
+        return;
+    }
+    r->matched++;
+    /* The body every action sends: the SELECT result as JSON, or for
+     * SELECT * of a payload that is not JSON, the payload's own bytes. */
+    const struct sql_item *only = r->query->nitems == 1 ? &r->query->items[0] : NULL;
+    bool is_raw = !m->json && only && only->expr->kind == SQL_STAR && !only->alias;
+    char *text = is_raw || !result ? NULL
+                                   : json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY |
+                                                            JSON_PRESERVE_ORDER);
+    json_decref(result);
+    const uint8_t *body = is_raw ? m->payload : (const uint8_t *)(text ? text : "");
+    size_t blen = is_raw ? m->payload_len : text ? strlen(text) : 0;
+    json_t *failures = json_array();
+    for (size_t i = 0; i < r->nactions; i++) {
+        const struct rule_action *a = &r->actions[i];
+        if (a->kind == ACTION_NOT_RUN) {
+            r->dropped++;
+            continue;
+        }
+        char *topic = NULL;
+        const char *why = republish(s, a, m, body, blen, &topic);
+        if (!why) {
+            r->succeeded++;
+        } else {
+            r->failed++;
+            log_warn("rule %s: republish to %s failed: %s", r->name, topic ? topic : "?", why);
+            json_array_append_new(failures,
+                                  json_pack("{s:s, s:s, s:s}", "failedAction", "RepublishAction",
+                                            "failedResource", topic ? topic : "",
+                                            "errorMessage", why));
+        }
+        free(topic);
+    }
+    free(text);
+    /* One error message per (rule, message), naming every failed action. */
+    if (json_array_size(failures) && r->error_action.kind == ACTION_REPUBLISH &&
+        r->error_action.type) {
+        char *fj = json_dumps(failures, JSON_COMPACT);
+        char *doc = fj ? error_document(r, m, fj) : NULL;
+        char *topic = NULL;
+        const char *why =
+            doc ? republish(s, &r->error_action, m, (const uint8_t *)doc, strlen(doc), &topic)
+                : "out of memory";
+        if (why) log_warn("rule %s: errorAction failed: %s", r->name, why);
+        free(topic);
+        free(doc);
+        free(fj);
+    }
+    json_decref(failures);
+}
+
+static void run_message(struct umbra_server *s, const char *topic, size_t len,
+                        const uint8_t *payload, size_t plen, const struct rules_origin *o)
+{
+    bool is_ingest = rules_service_is_ingest(topic, len);
+    json_t *json = NULL;
+    bool parsed = false;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct sql_message m = {.topic = topic,
+                            .topic_len = len,
+                            .payload = payload,
+                            .payload_len = plen,
+                            .client_id = o->client_id,
+                            .principal = o->principal,
+                            .account_id = registry_account(s->registry),
+                            .timestamp_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+                            .random = random_bytes};
+    /* By index: a republish may reload nothing, but keep no pointer across it. */
+    for (size_t i = 0; s->rules && i < s->rules->n; i++) {
+        struct rule *r = &s->rules->rules[i];
+        if (!wants(r, topic, len, is_ingest)) continue;
+        if (!parsed) {
+            json = json_loadb((const char *)payload, plen, JSON_DECODE_ANY, NULL);
+            parsed = true;
+            m.json = json;
+        }
+        run_rule(s, r, &m);
+    }
+    json_decref(json);
+}
+
+void rules_service_message(struct umbra_server *s, const char *topic, size_t topic_len,
+                           const uint8_t *payload, size_t payload_len,
+                           const struct rules_origin *origin)
+{
+    if (!s->rules || s->rules->n == 0) return; /* the usual case: one test */
+    run_message(s, topic, topic_len, payload, payload_len, origin);
+}

@@ -1,0 +1,147 @@
+"""Topic rules running in umbrad: the SQL selects, WHERE filters, republish delivers, templates
+fill the topic, Basic Ingest, errorAction, and rule changes apply while the daemon runs."""
+import json
+import subprocess
+import time
+
+from conftest import SLOW, UMBRACTL
+from mqtt_raw import Client, publish
+from test_shadows import listen, next_publish
+
+
+def ctl(b, *args):
+    r = subprocess.run([UMBRACTL, "--data-dir", b.data_dir] + list(args), capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def rule(b, name, sql, *actions, error_action=None, command="create-topic-rule"):
+    payload = {"sql": sql, "awsIotSqlVersion": "2016-03-23", "actions": list(actions)}
+    if error_action:
+        payload["errorAction"] = error_action
+    ctl(b, command, "--rule-name", name, "--topic-rule-payload", json.dumps(payload))
+
+
+def republish(topic, qos=0):
+    return {"republish": {"topic": topic, "qos": qos, "roleArn": "arn:aws:iam::123456789012:role/r"}}
+
+
+def wait_loaded(b):
+    """Rules apply within the daemon's registry poll (250 ms)."""
+    time.sleep(0.6 * SLOW)
+
+
+def test_select_where_and_republish_with_templates(broker):
+    b = broker
+    rule(b, "hot", "SELECT temp, topic(2) AS device, clientid() AS cid FROM 'sensors/+/data' "
+                   "WHERE temp > 50", republish("alerts/${topic(2)}", qos=1))
+    wait_loaded(b)
+    sub = listen(b, "watcher", "alerts/#")
+    pub = Client(b.port)
+    pub.connect("sensor-7")
+    pub.send(publish("sensors/dev9/data", json.dumps({"temp": 20, "hum": 1}).encode()))
+    pub.send(publish("sensors/dev9/data", json.dumps({"temp": 70, "hum": 2}).encode()))
+    p = next_publish(sub)
+    assert p.topic == "alerts/dev9"
+    assert json.loads(p.payload) == {"temp": 70, "device": "dev9", "cid": "sensor-7"}
+    assert sub.no_packet(0.3)  # the cool reading matched nothing
+
+
+def test_basic_ingest_reaches_only_its_rule(broker):
+    b = broker
+    rule(b, "ingest", "SELECT * FROM 'unused/topic'", republish("out/ingest"))
+    wait_loaded(b)
+    sub = listen(b, "s", "#")
+    sub2 = listen(b, "s2", "$aws/rules/#")
+    pub = Client(b.port)
+    pub.connect("p")
+    pub.send(publish("$aws/rules/ingest/anything", b'{"v": 1}'))
+    p = next_publish(sub)
+    assert (p.topic, json.loads(p.payload)) == ("out/ingest", {"v": 1})
+    assert sub2.no_packet(0.3)  # never delivered to subscribers
+
+
+def test_rules_follow_registry_changes_live(broker):
+    b = broker
+    sub = listen(b, "s", "copy/#")
+    pub = Client(b.port)
+    pub.connect("p")
+    rule(b, "copy", "SELECT * FROM 'in/#'", republish("copy/${topic()}"))
+    wait_loaded(b)
+    pub.send(publish("in/a", b'{"n": 1}'))
+    assert next_publish(sub).topic == "copy/in/a"
+    ctl(b, "disable-topic-rule", "--rule-name", "copy")
+    wait_loaded(b)
+    pub.send(publish("in/a", b'{"n": 2}'))
+    assert sub.no_packet(0.3)
+    ctl(b, "enable-topic-rule", "--rule-name", "copy")
+    rule(b, "copy", "SELECT n * 10 AS n FROM 'in/#'", republish("copy/x"), command="replace-topic-rule")
+    wait_loaded(b)
+    pub.send(publish("in/a", b'{"n": 3}'))
+    p = next_publish(sub)
+    assert (p.topic, json.loads(p.payload)) == ("copy/x", {"n": 30})
+    ctl(b, "delete-topic-rule", "--rule-name", "copy")
+    wait_loaded(b)
+    pub.send(publish("in/a", b'{"n": 4}'))
+    assert sub.no_packet(0.3)
+
+
+def test_binary_payloads_and_encode(broker):
+    b = broker
+    rule(b, "raw", "SELECT * FROM 'bin/raw'", republish("out/raw"))
+    rule(b, "b64", "SELECT encode(*, 'base64') AS data FROM 'bin/raw'", republish("out/b64"))
+    wait_loaded(b)
+    sub = listen(b, "s", "out/#")
+    pub = Client(b.port)
+    pub.connect("p")
+    pub.send(publish("bin/raw", b"\x00\xffhello"))
+    got = {}
+    for _ in range(2):
+        p = next_publish(sub)
+        got[p.topic] = p.payload
+    assert got["out/raw"] == b"\x00\xffhello"
+    assert json.loads(got["out/b64"]) == {"data": "AP9oZWxsbw=="}
+
+
+def test_republish_loop_is_stopped_and_error_action_reports(broker):
+    b = broker
+    # Republishes into its own FROM: stopped after a bounded number of rounds.
+    rule(b, "loop", "SELECT * FROM 'loop/#'", republish("loop/again"))
+    # A republish to a topic that cannot exist fails: errorAction gets AWS's error document.
+    rule(b, "broken", "SELECT * FROM 'bad/in'", republish("bad/${missing}+x"),
+         error_action=republish("errors/rules"))
+    wait_loaded(b)
+    sub = listen(b, "s", "loop/#", "errors/#")
+    pub = Client(b.port)
+    pub.connect("p")
+    pub.send(publish("loop/start", b'{"x": 1}'))
+    seen = 0
+    while seen < 100:
+        try:
+            sub.recv(timeout=0.5 * SLOW)
+        except TimeoutError:
+            break
+        seen += 1
+    assert 1 < seen <= 12, seen
+    assert "republish loop" in b.logs()
+    pub.send(publish("bad/in", b'{"y": 2}'))
+    p = next_publish(sub)
+    assert p.topic == "errors/rules"
+    doc = json.loads(p.payload)
+    assert doc["ruleName"] == "broken" and doc["topic"] == "bad/in" and doc["clientId"] == "p"
+    assert doc["base64OriginalPayload"] == "eyJ5IjogMn0="
+    assert doc["failures"][0]["failedAction"] == "RepublishAction"
+
+
+def test_shadow_service_messages_reach_rules(broker):
+    b = broker
+    rule(b, "shadows", "SELECT state.reported.temp AS t, topic(3) AS thing FROM "
+                       "'$aws/things/+/shadow/update/accepted'", republish("shadow-temps"))
+    wait_loaded(b)
+    sub = listen(b, "s", "shadow-temps")
+    pub = Client(b.port)
+    pub.connect("p")
+    pub.send(publish("$aws/things/oven/shadow/update", b'{"state": {"reported": {"temp": 180}}}'))
+    p = next_publish(sub)
+    assert json.loads(p.payload) == {"t": 180, "thing": "oven"}
