@@ -335,3 +335,17 @@ void rules_service_message(struct umbra_server *s, const char *topic, size_t top
     if (!s->rules || s->rules->n == 0) return; /* the usual case: one test */
     run_message(s, topic, topic_len, payload, payload_len, origin);
 }
+
+void rules_service_each_counter(struct umbra_server *s,
+                                void (*fn)(void *ctx, const char *rule, const char *counter,
+                                           uint64_t value),
+                                void *ctx)
+{
+    for (size_t i = 0; s->rules && i < s->rules->n; i++) {
+        const struct rule *r = &s->rules->rules[i];
+        fn(ctx, r->name, "matched", r->matched);
+        fn(ctx, r->name, "succeeded", r->succeeded);
+        fn(ctx, r->name, "failed", r->failed);
+        fn(ctx, r->name, "dropped", r->dropped);
+    }
+}

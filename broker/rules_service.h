@@ -38,6 +38,13 @@ void rules_service_message(struct umbra_server *s, const char *topic, size_t top
                            const uint8_t *payload, size_t payload_len,
                            const struct rules_origin *origin);
 
+/* Each enabled rule's counters: matched (WHERE true), succeeded, failed and
+ * dropped (actions), for $SYS. */
+void rules_service_each_counter(struct umbra_server *s,
+                                void (*fn)(void *ctx, const char *rule, const char *counter,
+                                           uint64_t value),
+                                void *ctx);
+
 /* A Basic Ingest topic ($aws/rules/...): handed to rules only, not routed. */
 bool rules_service_is_ingest(const char *topic, size_t topic_len);
 

@@ -4,6 +4,7 @@
 #include "persist.h"
 
 #include "retain.h"
+#include "rules_service.h"
 #include "router.h"
 #include "server.h"
 #include "strmap.h"
@@ -25,6 +26,14 @@ static void publish_u64(struct umbra_server *s, const char *topic, uint64_t v)
     char text[32];
     snprintf(text, sizeof text, "%llu", (unsigned long long)v);
     publish_text(s, topic, text);
+}
+
+/* $SYS/broker/rules/NAME/{matched,succeeded,failed,dropped} */
+static void publish_rule_counter(void *ctx, const char *rule, const char *counter, uint64_t v)
+{
+    char topic[256];
+    snprintf(topic, sizeof topic, "$SYS/broker/rules/%s/%s", rule, counter);
+    publish_u64(ctx, topic, v);
 }
 
 void sys_topics_publish(struct umbra_server *s)
@@ -53,4 +62,5 @@ void sys_topics_publish(struct umbra_server *s)
     /* Batches committed to SQLite since start: with messages/received, how
      * many durable changes one commit carries. */
     publish_u64(s, "$SYS/broker/store/commits", persist_committed(s->persist));
+    rules_service_each_counter(s, publish_rule_counter, s);
 }

@@ -145,3 +145,23 @@ def test_shadow_service_messages_reach_rules(broker):
     pub.send(publish("$aws/things/oven/shadow/update", b'{"state": {"reported": {"temp": 180}}}'))
     p = next_publish(sub)
     assert json.loads(p.payload) == {"t": 180, "thing": "oven"}
+
+
+def test_rule_counters_in_sys(start_broker):
+    b = start_broker("--sys-interval", "1")
+    rule(b, "count", "SELECT * FROM 'c/#' WHERE n > 1", republish("c-out"),
+         {"http": {"url": "https://127.0.0.1:1/x"}})
+    wait_loaded(b)
+    pub = Client(b.port)
+    pub.connect("p")
+    for n in range(4):
+        pub.send(publish("c/x", json.dumps({"n": n}).encode()))
+    time.sleep(0.3)
+    sub = listen(b, "s", "$SYS/broker/rules/count/#")
+    got = {}
+    deadline = time.monotonic() + 5 * SLOW
+    while len(got) < 4 and time.monotonic() < deadline:
+        p = next_publish(sub)
+        got[p.topic.rsplit("/", 1)[1]] = int(p.payload)
+    # n = 2 and 3 matched; each republished once, and the http action (not run yet) dropped.
+    assert got == {"matched": 2, "succeeded": 2, "failed": 0, "dropped": 2}
