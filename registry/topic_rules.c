@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "sql.h"
+#include "template.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,9 +54,34 @@ static int read_name(const json_t *req, const char **name, struct reg_error *e)
     return rc ? rc : check_rule_name(*name, e);
 }
 
+/* The parameters AWS evaluates as substitution templates must compile. */
+static int check_templates(const json_t *fields, const char *where, const char *type,
+                           struct reg_error *e)
+{
+    static const char *const templated[] = {"topic", "url", "key", "hashKeyValue",
+                                            "rangeKeyValue", "payloadField"};
+    for (size_t i = 0; i < sizeof templated / sizeof templated[0]; i++) {
+        json_t *v = json_object_get(fields, templated[i]);
+        if (!v) continue;
+        if (!json_is_string(v))
+            return reg_fail(e, "InvalidRequestException", 400, "%s.%s.%s must be a string", where,
+                            type, templated[i]);
+        struct template *t;
+        struct sql_error err;
+        int rc = template_compile(json_string_value(v), &t, &err);
+        template_free(t);
+        if (rc == UMBRA_ENOMEM) return reg_fail(e, "InternalFailureException", 500, "Out of memory");
+        if (rc)
+            return reg_fail(e, "InvalidRequestException", 400, "%s.%s.%s: %s", where, type,
+                            templated[i], err.message);
+    }
+    return 0;
+}
+
 /* One element of actions (or the errorAction): {"TYPE": {fields}}. */
 static int check_action(const json_t *a, const char *where, struct reg_error *e)
 {
+    int rc;
     if (!json_is_object(a) || json_object_size(a) != 1)
         return reg_fail(e, "InvalidRequestException", 400,
                         "%s must be an object with exactly one action", where);
@@ -70,6 +96,7 @@ static int check_action(const json_t *a, const char *where, struct reg_error *e)
             if (!json_object_get(fields, actions[i].required[k]))
                 return reg_fail(e, "InvalidRequestException", 400,
                                 "%s.%s.%s is required", where, type, actions[i].required[k]);
+        if ((rc = check_templates(fields, where, type, e))) return rc;
         json_t *qos = json_object_get(fields, "qos");
         if (qos && (!json_is_integer(qos) || json_integer_value(qos) < 0 ||
                     json_integer_value(qos) > 1))

@@ -17,6 +17,10 @@ SAVE = {"sql": "SELECT * FROM '#'", "awsIotSqlVersion": "2016-03-23",
                                   "rangeKeyField": "timestamp", "rangeKeyValue": "${timestamp()}"}}]}
 
 
+def republish_to(topic):
+    return {"republish": {"topic": topic, "roleArn": "arn:aws:iam::1:role/r"}}
+
+
 def run(d, *args):
     return subprocess.run([UMBRACTL, "--data-dir", str(d)] + list(args), capture_output=True,
                           text=True, timeout=30)
@@ -99,6 +103,10 @@ def test_rule_lifecycle_like_the_aws_cli(tmp_path):
      "InvalidRequestException", "at most 10 actions"),
     ("r", {"sql": "SELECT * FROM '#'", "actions": [{}]}, "InvalidRequestException",
      "exactly one action"),
+    ("r", {"sql": "SELECT * FROM '#'", "actions": [republish_to("a/${topic(2)")]},
+     "InvalidRequestException", "republish.topic: Unclosed ${ at 1:3"),
+    ("r", {"sql": "SELECT * FROM '#'", "actions": [republish_to("a/${nope()}")]},
+     "InvalidRequestException", "Unknown function nope()"),
     ("r", {"sql": "SELECT * FROM '#'", "errorAction": {"sns": {}}}, "InvalidRequestException",
      "errorAction: action sns is not supported"),
     ("r", {"sql": "SELECT * FROM '#'", "awsIotSqlVersion": "2020"}, "InvalidRequestException",
