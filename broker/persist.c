@@ -15,6 +15,7 @@
 #include "error.h"
 #include "log.h"
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ enum op_kind {
     OP_IN2_DEL,
     OP_SHADOW_PUT,
     OP_SHADOW_DEL,
+    OP_RULE_ROW,
 };
 
 struct op {
@@ -269,6 +271,107 @@ static int run_client(struct persist *p, enum stmt_id id, const struct batch *b,
     return run(p->stmt[id]);
 }
 
+/* "name" with its quotes doubled: an SQL identifier from any text. */
+static void quote_ident(struct buf *out, const char *s, size_t len)
+{
+    buf_append(out, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        buf_append(out, &s[i], 1);
+        if (s[i] == '"') buf_append(out, "\"", 1);
+    }
+    buf_append(out, "\"", 1);
+}
+
+/*
+ * A rules-engine table row: table in a, and in b the JSON
+ * {"keys":[[column, value, is_number]...], "payloadField": column, "payload": text,
+ *  "delete": bool}. The table is made on first use with the keys as its
+ * primary key; a row with the same keys replaces the one before (PutItem).
+ * Runs inside a savepoint: a row that does not fit its table is logged
+ * and dropped, and the rest of the batch commits.
+ */
+static void apply_rule_row(struct persist *p, const struct batch *b, const struct op *o)
+{
+    const char *table = (const char *)b->arena.data + o->a_off;
+    json_t *row = json_loadb((const char *)b->arena.data + o->b_off, o->b_len, 0, NULL);
+    json_t *keys = json_object_get(row, "keys");
+    const char *pf = json_string_value(json_object_get(row, "payloadField"));
+    bool is_delete = json_is_true(json_object_get(row, "delete"));
+    struct buf create = {0}, put = {0};
+    buf_append(&create, "CREATE TABLE IF NOT EXISTS ", 27);
+    quote_ident(&create, table, o->a_len);
+    buf_append(&create, "(", 1);
+    buf_append(&put, is_delete ? "DELETE FROM " : "INSERT OR REPLACE INTO ", is_delete ? 12 : 23);
+    quote_ident(&put, table, o->a_len);
+    buf_append(&put, is_delete ? " WHERE " : "(", is_delete ? 7 : 1);
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k)
+    {
+        const char *col = json_string_value(json_array_get(k, 0));
+        if (!col) continue;
+        if (i) buf_append(&create, ", ", 2);
+        quote_ident(&create, col, strlen(col));
+        buf_append(&create, json_is_true(json_array_get(k, 2)) ? " NUMERIC" : " TEXT", json_is_true(json_array_get(k, 2)) ? 8 : 5);
+        if (i) buf_append(&put, is_delete ? " AND " : ", ", is_delete ? 5 : 2);
+        quote_ident(&put, col, strlen(col));
+        if (is_delete) buf_append(&put, " = ?", 4);
+    }
+    if (pf) {
+        buf_append(&create, ", ", 2);
+        quote_ident(&create, pf, strlen(pf));
+        buf_append(&create, " TEXT", 5);
+    }
+    buf_append(&create, ", PRIMARY KEY(", 14);
+    json_array_foreach(keys, i, k)
+    {
+        const char *col = json_string_value(json_array_get(k, 0));
+        if (!col) continue;
+        if (i) buf_append(&create, ", ", 2);
+        quote_ident(&create, col, strlen(col));
+    }
+    buf_append(&create, "))", 3); /* with its NUL */
+    if (!is_delete) {
+        if (pf) {
+            buf_append(&put, ", ", 2);
+            quote_ident(&put, pf, strlen(pf));
+        }
+        buf_append(&put, ") VALUES(", 9);
+        size_t n = json_array_size(keys) + (pf ? 1 : 0);
+        for (size_t j = 0; j < n; j++) buf_append(&put, j ? ", ?" : "?", j ? 3 : 1);
+        buf_append(&put, ")", 1);
+    }
+    buf_append(&put, "", 1);
+    sqlite3_exec(p->db, "SAVEPOINT rule_row", NULL, NULL, NULL);
+    sqlite3_stmt *st = NULL;
+    int rc = create.data && put.data && json_array_size(keys) ? SQLITE_OK : SQLITE_MISUSE;
+    if (rc == SQLITE_OK) rc = sqlite3_exec(p->db, (const char *)create.data, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(p->db, (const char *)put.data, -1, &st, NULL);
+    int arg = 1;
+    json_array_foreach(keys, i, k)
+    {
+        json_t *v = json_array_get(k, 1);
+        if (st && json_is_true(json_array_get(k, 2)))
+            sqlite3_bind_double(st, arg++, strtod(json_string_value(v), NULL));
+        else if (st)
+            sqlite3_bind_text(st, arg++, json_string_value(v), -1, SQLITE_STATIC);
+    }
+    if (st && pf && !is_delete)
+        sqlite3_bind_text(st, arg, json_string_value(json_object_get(row, "payload")), -1,
+                          SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    if (rc != SQLITE_OK) {
+        log_warn("rules: row for table %.*s dropped: %s", (int)o->a_len, table,
+                 sqlite3_errmsg(p->db));
+        sqlite3_exec(p->db, "ROLLBACK TO rule_row", NULL, NULL, NULL);
+    }
+    sqlite3_finalize(st);
+    sqlite3_exec(p->db, "RELEASE rule_row", NULL, NULL, NULL);
+    buf_free(&create);
+    buf_free(&put);
+    json_decref(row);
+}
+
 static int apply_op(struct persist *p, const struct batch *b, const struct op *o)
 {
     sqlite3_stmt *st;
@@ -344,6 +447,9 @@ static int apply_op(struct persist *p, const struct batch *b, const struct op *o
         return run(st);
     case OP_SHADOW_DEL:
         return run_client(p, S_SHADOW_DEL, b, o);
+    case OP_RULE_ROW:
+        apply_rule_row(p, b, o);
+        return 0; /* a sink's failure never costs the broker's own state */
     }
     return SQLITE_MISUSE;
 }
@@ -729,6 +835,13 @@ void persist_shadow_put(struct persist *p, const char *key, size_t klen, const c
 void persist_shadow_del(struct persist *p, const char *key, size_t klen)
 {
     op_add(p, OP_SHADOW_DEL, key, klen, NULL, 0);
+}
+
+int persist_rule_row(struct persist *p, const char *table, size_t tlen, const char *row,
+                     size_t rlen)
+{
+    if (p->filling->nops >= PERSIST_MAX_RULE_ROWS) return UMBRA_ELIMIT;
+    return op_add(p, OP_RULE_ROW, table, tlen, row, rlen) ? 0 : UMBRA_ENOMEM;
 }
 
 static void wait_idle(struct persist *p)

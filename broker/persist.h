@@ -92,6 +92,17 @@ void persist_shadow_put(struct persist *p, const char *key, size_t klen, const c
                         size_t dlen);
 void persist_shadow_del(struct persist *p, const char *key, size_t klen);
 
+/*
+ * A row for the rules engine's table sink (dynamoDB actions): table name
+ * and the row as JSON (see persist.c). Written with the batch; a row its
+ * table refuses is logged and dropped without failing the batch. Returns
+ * UMBRA_ELIMIT when the batch being filled is full (PERSIST_MAX_RULE_ROWS
+ * operations): the sink drops and counts rather than buffer without bound.
+ */
+#define PERSIST_MAX_RULE_ROWS 100000
+int persist_rule_row(struct persist *p, const char *table, size_t tlen, const char *row,
+                     size_t rlen);
+
 void persist_flush(struct persist *p);
 /* Stop: write everything collected, wait, join the writer, close the DB. */
 void persist_close(struct persist *p);

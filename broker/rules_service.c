@@ -2,7 +2,9 @@
  * rules_service.c - topic rules on the message path: compiled SQL and
  * actions in memory, matched against every published message.
  *
- * The actions run so far: republish (to the router, with a loop guard).
+ * The actions run so far: republish (to the router, with a loop guard) and
+ * dynamoDB (rows of a table in the data directory's database, written with
+ * the broker's own persistence batch, so a sink never blocks the loop).
  * Rules with other actions load, and those actions count as dropped until
  * their sinks exist; the log says so once per load.
  */
@@ -11,6 +13,7 @@
 #include "error.h"
 #include "log.h"
 #include "mqtt_topic.h"
+#include "persist.h"
 #include "registry.h"
 #include "router.h"
 #include "server.h"
@@ -27,13 +30,18 @@
 
 #define MAX_REPUBLISH_DEPTH 8 /* a rule republishing into its own FROM stops here */
 
-enum action_kind { ACTION_REPUBLISH, ACTION_NOT_RUN };
+enum action_kind { ACTION_REPUBLISH, ACTION_DYNAMODB, ACTION_NOT_RUN };
 
 struct rule_action {
     enum action_kind kind;
     char *type;             /* "republish", "http", ... */
     struct template *topic; /* republish */
     uint8_t qos;
+    /* dynamoDB: a table of the data directory's database, "ddb_" + tableName */
+    char *table;
+    char *hash_field, *range_field, *payload_field;
+    struct template *hash_value, *range_value, *operation;
+    bool is_hash_number, is_range_number;
 };
 
 struct rule {
@@ -57,6 +65,54 @@ static void action_free(struct rule_action *a)
 {
     free(a->type);
     template_free(a->topic);
+    free(a->table);
+    free(a->hash_field);
+    free(a->range_field);
+    free(a->payload_field);
+    template_free(a->hash_value);
+    template_free(a->range_value);
+    template_free(a->operation);
+}
+
+static char *field_copy(const json_t *fields, const char *key, const char *fallback)
+{
+    const char *v = json_string_value(json_object_get(fields, key));
+    return v || fallback ? strdup(v ? v : fallback) : NULL;
+}
+
+static int field_template(const char *rule, const json_t *fields, const char *key,
+                          struct template **out)
+{
+    const char *v = json_string_value(json_object_get(fields, key));
+    if (!v) return 0;
+    struct sql_error err;
+    int rc = template_compile(v, out, &err);
+    if (rc) log_error("rule %s: %s: %s", rule, key, err.message);
+    return rc;
+}
+
+/* dynamoDB: {tableName, hashKeyField, hashKeyValue, hashKeyType, rangeKey..., payloadField,
+ * operation}, as AWS takes it. */
+static int compile_dynamodb(const char *rule, const json_t *fields, struct rule_action *a)
+{
+    a->kind = ACTION_DYNAMODB;
+    const char *table = json_string_value(json_object_get(fields, "tableName"));
+    size_t n = table ? strlen(table) + 5 : 0;
+    if (!table || !(a->table = malloc(n))) return UMBRA_EINVAL;
+    snprintf(a->table, n, "ddb_%s", table);
+    a->hash_field = field_copy(fields, "hashKeyField", NULL);
+    a->range_field = field_copy(fields, "rangeKeyField", NULL);
+    a->payload_field = field_copy(fields, "payloadField", "payload");
+    const char *ht = json_string_value(json_object_get(fields, "hashKeyType"));
+    const char *rt = json_string_value(json_object_get(fields, "rangeKeyType"));
+    a->is_hash_number = ht && strcmp(ht, "NUMBER") == 0;
+    a->is_range_number = rt && strcmp(rt, "NUMBER") == 0;
+    int rc = field_template(rule, fields, "hashKeyValue", &a->hash_value);
+    if (!rc) rc = field_template(rule, fields, "rangeKeyValue", &a->range_value);
+    if (!rc) rc = field_template(rule, fields, "operation", &a->operation);
+    if (!rc && (!a->hash_field || !a->hash_value || !a->payload_field)) rc = UMBRA_EINVAL;
+    if (!rc && a->range_field && !a->range_value) rc = UMBRA_EINVAL;
+    return rc;
 }
 
 static void rule_free(struct rule *r)
@@ -83,6 +139,7 @@ static int compile_action(const char *rule, const json_t *spec, struct rule_acti
     const char *type = json_object_iter_key(json_object_iter((json_t *)spec));
     json_t *fields = type ? json_object_get(spec, type) : NULL;
     if (!type || !(a->type = strdup(type))) return UMBRA_ENOMEM;
+    if (strcmp(type, "dynamoDB") == 0) return compile_dynamodb(rule, fields, a);
     if (strcmp(type, "republish") != 0) {
         a->kind = ACTION_NOT_RUN;
         log_warn("rule %s: %s actions are not run by this broker yet; their messages are dropped",
@@ -184,7 +241,7 @@ static bool wants(const struct rule *r, const char *topic, size_t len, bool is_i
                (topic[11 + nl] == '/' || 11 + nl == len);
     }
     if (!r->query->from) return false; /* a rule without FROM takes Basic Ingest only */
-    return mqtt_topic_matches(r->query->from, strlen(r->query->from), topic, len, true);
+    return sql_from_matches(r->query->from, strlen(r->query->from), topic, len);
 }
 
 static void random_bytes(void *ctx, uint8_t *out, size_t n)
@@ -239,6 +296,69 @@ static const char *republish(struct umbra_server *s, const struct rule_action *a
     return NULL;
 }
 
+/* A key's value as the row stores it: NUMBER keys must be numbers. */
+static bool add_key(json_t *keys, const char *field, char *value, bool is_number)
+{
+    if (!value) return false;
+    if (is_number) {
+        char *end;
+        strtod(value, &end);
+        if (!value[0] || *end) {
+            free(value);
+            return false;
+        }
+    }
+    json_array_append_new(keys, json_pack("[s, s, b]", field, value, is_number));
+    free(value);
+    return true;
+}
+
+/* Queue the row with this turn's persistence batch; NULL, or why not. */
+static const char *put_row(struct umbra_server *s, const struct rule_action *a,
+                           const struct sql_message *m, const uint8_t *body, size_t blen,
+                           bool is_raw)
+{
+    json_t *keys = json_array();
+    if (!keys) return "out of memory";
+    const char *why = NULL;
+    if (!add_key(keys, a->hash_field, template_render(a->hash_value, m), a->is_hash_number) ||
+        (a->range_field &&
+         !add_key(keys, a->range_field, template_render(a->range_value, m), a->is_range_number)))
+        why = "a key value is empty or not a number as its type says";
+    char *op = a->operation ? template_render(a->operation, m) : NULL;
+    bool is_delete = op && strcmp(op, "DELETE") == 0;
+    free(op);
+    /* A payload that is not JSON is kept as base64, as DynamoDB keeps binary. */
+    json_t *payload = NULL;
+    if (!why && is_raw) {
+        size_t need = 0;
+        mbedtls_base64_encode(NULL, 0, &need, body, blen);
+        unsigned char *b64 = malloc(need + 1);
+        if (b64 && !mbedtls_base64_encode(b64, need + 1, &need, body, blen)) {
+            b64[need] = '\0';
+            payload = json_string((const char *)b64);
+        }
+        free(b64);
+    } else if (!why) {
+        payload = json_stringn((const char *)body, blen);
+    }
+    json_t *row = why || !payload ? NULL
+                                  : json_pack("{s:o, s:s, s:o, s:b}", "keys", keys, "payloadField",
+                                              a->payload_field, "payload", payload, "delete",
+                                              is_delete);
+    if (!row) {
+        json_decref(keys);
+        json_decref(payload);
+        return why ? why : "out of memory";
+    }
+    char *text = json_dumps(row, JSON_COMPACT);
+    json_decref(row);
+    int rc = text ? persist_rule_row(s->persist, a->table, strlen(a->table), text, strlen(text))
+                  : UMBRA_ENOMEM;
+    free(text);
+    return rc == UMBRA_ELIMIT ? "the table sink's queue is full" : rc ? "out of memory" : NULL;
+}
+
 static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_message *m)
 {
     json_t *result = NULL;
@@ -266,16 +386,19 @@ static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_me
             continue;
         }
         char *topic = NULL;
-        const char *why = republish(s, a, m, body, blen, &topic);
+        bool is_table = a->kind == ACTION_DYNAMODB;
+        const char *why = is_table ? put_row(s, a, m, body, blen, is_raw)
+                                   : republish(s, a, m, body, blen, &topic);
+        const char *resource = is_table ? a->table + 4 : topic ? topic : "";
         if (!why) {
             r->succeeded++;
         } else {
             r->failed++;
-            log_warn("rule %s: republish to %s failed: %s", r->name, topic ? topic : "?", why);
+            log_warn("rule %s: %s to %s failed: %s", r->name, a->type, resource, why);
             json_array_append_new(failures,
-                                  json_pack("{s:s, s:s, s:s}", "failedAction", "RepublishAction",
-                                            "failedResource", topic ? topic : "",
-                                            "errorMessage", why));
+                                  json_pack("{s:s, s:s, s:s}", "failedAction",
+                                            is_table ? "DynamoAction" : "RepublishAction",
+                                            "failedResource", resource, "errorMessage", why));
         }
         free(topic);
     }

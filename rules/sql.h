@@ -88,6 +88,13 @@ int sql_parse_expression(const char *text, size_t len, struct sql_node **out,
                          struct sql_error *err);
 void sql_node_free(struct sql_node *n);
 
+/*
+ * Does a rule's FROM filter take this topic? MQTT's + and # (which also
+ * matches its parent level); unlike a subscription, a leading wildcard
+ * takes $aws/... topics too.
+ */
+bool sql_from_matches(const char *filter, size_t flen, const char *topic, size_t tlen);
+
 /* The function table: is `name` (any case) a function taking nargs arguments? */
 bool sql_function_known(const char *name, size_t nargs, const char **why);
 

@@ -1,6 +1,7 @@
 """Topic rules running in umbrad: the SQL selects, WHERE filters, republish delivers, templates
 fill the topic, Basic Ingest, errorAction, and rule changes apply while the daemon runs."""
 import json
+import os
 import subprocess
 import time
 
@@ -165,3 +166,80 @@ def test_rule_counters_in_sys(start_broker):
         got[p.topic.rsplit("/", 1)[1]] = int(p.payload)
     # n = 2 and 3 matched; each republished once, and the http action (not run yet) dropped.
     assert got == {"matched": 2, "succeeded": 2, "failed": 0, "dropped": 2}
+
+
+def rows(b, table, timeout=5.0):
+    """The rows of a rules table in the data directory's database (read as another client)."""
+    import sqlite3
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        db = sqlite3.connect(os.path.join(b.data_dir, "umbra.db"), timeout=5)
+        try:
+            got = db.execute('SELECT * FROM "%s"' % table).fetchall()
+        except sqlite3.OperationalError:
+            got = []
+        finally:
+            db.close()
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
+
+
+def test_lecture_table_rule_stores_every_message(broker):
+    """The lecture's second rule: every message into a table keyed by topic and timestamp."""
+    b = broker
+    rule(b, "save", "SELECT * FROM '#'",
+         {"dynamoDB": {"tableName": "MotionData", "roleArn": "arn:aws:iam::1:role/r",
+                       "hashKeyField": "topic", "hashKeyValue": "${topic()}",
+                       "rangeKeyField": "timestamp", "rangeKeyValue": "${timestamp()}",
+                       "rangeKeyType": "NUMBER"}})
+    wait_loaded(b)
+    pub = Client(b.port)
+    pub.connect("p")
+    # The motion sensor of the lecture reports on its shadow's update topic: stored, and so
+    # are the shadow service's replies.
+    pub.send(publish("$aws/things/IoT-motion-sensor/shadow/update",
+                     b'{"state":{"reported":{"motion":1}}}', qos=1, pid=1))
+    deadline = time.monotonic() + 5 * SLOW
+    while True:
+        topics = {r[0] for r in rows(b, "ddb_MotionData")}
+        if "$aws/things/IoT-motion-sensor/shadow/update/accepted" in topics:
+            break
+        assert time.monotonic() < deadline, (topics, b.logs()[-2000:])
+        time.sleep(0.05)
+    assert "$aws/things/IoT-motion-sensor/shadow/update" in topics
+    pub.send(publish("sensors/motion", b'{"motion": 1, "time": "2026/12/02 10:00:00"}', qos=1,
+                     pid=2))
+    deadline = time.monotonic() + 5 * SLOW
+    while True:
+        got = rows(b, "ddb_MotionData")
+        mine = [r for r in got if r[0] == "sensors/motion"]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(mine) == 1
+    topic, ts, payload = mine[0]
+    assert abs(ts / 1000 - time.time()) < 60
+    assert json.loads(payload) == {"motion": 1, "time": "2026/12/02 10:00:00"}
+
+
+def test_table_rows_replace_and_delete_by_key(broker):
+    b = broker
+    action = {"tableName": "Devices", "roleArn": "arn:aws:iam::1:role/r",
+              "hashKeyField": "device", "hashKeyValue": "${topic(2)}", "payloadField": "doc",
+              "operation": "${op}"}
+    rule(b, "devices", "SELECT temp FROM 'dev/+/state'", {"dynamoDB": action})
+    wait_loaded(b)
+    pub = Client(b.port)
+    pub.connect("p")
+    pub.send(publish("dev/a/state", b'{"temp": 1, "op": "INSERT"}'))
+    pub.send(publish("dev/a/state", b'{"temp": 2, "op": "UPDATE"}'))
+    pub.send(publish("dev/b/state", b'{"temp": 3, "op": "INSERT"}'))
+    deadline = time.monotonic() + 5 * SLOW
+    while sorted(rows(b, "ddb_Devices")) != [("a", '{"temp":2}'), ("b", '{"temp":3}')]:
+        assert time.monotonic() < deadline, rows(b, "ddb_Devices")
+        time.sleep(0.05)
+    pub.send(publish("dev/a/state", b'{"temp": 9, "op": "DELETE"}'))
+    while rows(b, "ddb_Devices") != [("b", '{"temp":3}')]:
+        assert time.monotonic() < deadline, rows(b, "ddb_Devices")
+        time.sleep(0.05)

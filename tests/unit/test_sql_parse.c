@@ -253,12 +253,35 @@ static void test_function_table(void **state)
     assert_string_equal(why, "unknown function");
 }
 
+static void test_from_filters(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *filter, *topic;
+        bool matches;
+    } cases[] = {
+        {"#", "a", true},           {"#", "a/b/c", true},
+        {"#", "$aws/things/x/shadow/update", true}, {"+/things/#", "$aws/things/x", true},
+        {"sensors/+/data", "sensors/d1/data", true}, {"sensors/+/data", "sensors/d1/x", false},
+        {"sensors/+/data", "sensors/d1/data/x", false}, {"sensors/#", "sensors", true},
+        {"sensors/#", "sensors/a/b", true}, {"sensors/#", "sensorsX", false},
+        {"a/b", "a/b", true},       {"a/b", "a/b/", false},
+        {"a/+", "a/", true},        {"a", "a/b", false},
+        {"$aws/rules/r/#", "$aws/rules/r/x", true}, {"a/+/+", "a/b", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (sql_from_matches(cases[i].filter, strlen(cases[i].filter), cases[i].topic,
+                             strlen(cases[i].topic)) != cases[i].matches)
+            fail_msg("FROM '%s' on %s", cases[i].filter, cases[i].topic);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statements_that_parse), cmocka_unit_test(test_tree_shape),
         cmocka_unit_test(test_statements_refused),    cmocka_unit_test(test_hostile_input),
         cmocka_unit_test(test_expressions_for_templates), cmocka_unit_test(test_function_table),
+        cmocka_unit_test(test_from_filters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
