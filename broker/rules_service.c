@@ -2,9 +2,10 @@
  * rules_service.c - topic rules on the message path: compiled SQL and
  * actions in memory, matched against every published message.
  *
- * The actions run so far: republish (to the router, with a loop guard) and
+ * The actions run so far: republish (to the router, with a loop guard),
  * dynamoDB (rows of a table in the data directory's database, written with
- * the broker's own persistence batch, so a sink never blocks the loop).
+ * the broker's own persistence batch) and s3 (files, sink_s3.c): no sink
+ * blocks the loop.
  * Rules with other actions load, and those actions count as dropped until
  * their sinks exist; the log says so once per load.
  */
@@ -17,6 +18,7 @@
 #include "registry.h"
 #include "router.h"
 #include "server.h"
+#include "sink_s3.h"
 #include "sql.h"
 #include "sql_eval.h"
 #include "template.h"
@@ -30,12 +32,13 @@
 
 #define MAX_REPUBLISH_DEPTH 8 /* a rule republishing into its own FROM stops here */
 
-enum action_kind { ACTION_REPUBLISH, ACTION_DYNAMODB, ACTION_NOT_RUN };
+enum action_kind { ACTION_REPUBLISH, ACTION_DYNAMODB, ACTION_S3, ACTION_NOT_RUN };
 
 struct rule_action {
     enum action_kind kind;
     char *type;             /* "republish", "http", ... */
-    struct template *topic; /* republish */
+    struct template *topic; /* republish; s3: the key */
+    char *bucket;           /* s3 */
     uint8_t qos;
     /* dynamoDB: a table of the data directory's database, "ddb_" + tableName */
     char *table;
@@ -66,6 +69,7 @@ static void action_free(struct rule_action *a)
     free(a->type);
     template_free(a->topic);
     free(a->table);
+    free(a->bucket);
     free(a->hash_field);
     free(a->range_field);
     free(a->payload_field);
@@ -140,6 +144,12 @@ static int compile_action(const char *rule, const json_t *spec, struct rule_acti
     json_t *fields = type ? json_object_get(spec, type) : NULL;
     if (!type || !(a->type = strdup(type))) return UMBRA_ENOMEM;
     if (strcmp(type, "dynamoDB") == 0) return compile_dynamodb(rule, fields, a);
+    if (strcmp(type, "s3") == 0) {
+        a->kind = ACTION_S3;
+        a->bucket = field_copy(fields, "bucketName", NULL);
+        int rc = field_template(rule, fields, "key", &a->topic);
+        return rc ? rc : a->bucket && a->topic ? 0 : UMBRA_EINVAL;
+    }
     if (strcmp(type, "republish") != 0) {
         a->kind = ACTION_NOT_RUN;
         log_warn("rule %s: %s actions are not run by this broker yet; their messages are dropped",
@@ -387,9 +397,17 @@ static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_me
         }
         char *topic = NULL;
         bool is_table = a->kind == ACTION_DYNAMODB;
-        const char *why = is_table ? put_row(s, a, m, body, blen, is_raw)
-                                   : republish(s, a, m, body, blen, &topic);
-        const char *resource = is_table ? a->table + 4 : topic ? topic : "";
+        const char *why;
+        if (is_table) {
+            why = put_row(s, a, m, body, blen, is_raw);
+        } else if (a->kind == ACTION_S3) {
+            topic = template_render(a->topic, m); /* the key */
+            why = topic ? sink_s3_put(s, a->bucket, topic, body, blen) : "out of memory";
+        } else {
+            why = republish(s, a, m, body, blen, &topic);
+        }
+        const char *resource = is_table ? a->table + 4 : a->kind == ACTION_S3 ? a->bucket
+                               : topic ? topic : "";
         if (!why) {
             r->succeeded++;
         } else {
@@ -397,7 +415,9 @@ static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_me
             log_warn("rule %s: %s to %s failed: %s", r->name, a->type, resource, why);
             json_array_append_new(failures,
                                   json_pack("{s:s, s:s, s:s}", "failedAction",
-                                            is_table ? "DynamoAction" : "RepublishAction",
+                                            is_table               ? "DynamoAction"
+                                            : a->kind == ACTION_S3 ? "S3Action"
+                                                                   : "RepublishAction",
                                             "failedResource", resource, "errorMessage", why));
         }
         free(topic);

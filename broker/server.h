@@ -85,6 +85,7 @@ struct umbra_server {
     struct strmap *shadows;
     struct shadow_reply *shadow_replies, *shadow_replies_tail;
     struct umbra_rules *rules; /* the enabled topic rules (rules_service.c) */
+    unsigned s3_pending;       /* s3 objects being written (sink_s3.c) */
     uint64_t registry_counter;
     struct tls_context *tls;       /* MQTT listeners (ALPN x-amzn-mqtt-ca, mqtt) */
     struct tls_context *https_tls; /* HTTPS listener (ALPN x-amzn-http-ca, http/1.1) */

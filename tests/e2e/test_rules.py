@@ -243,3 +243,33 @@ def test_table_rows_replace_and_delete_by_key(broker):
     while rows(b, "ddb_Devices") != [("b", '{"temp":3}')]:
         assert time.monotonic() < deadline, rows(b, "ddb_Devices")
         time.sleep(0.05)
+
+
+def test_s3_action_writes_objects_as_files(broker):
+    b = broker
+    rule(b, "archive", "SELECT * FROM 'logs/+'",
+         {"s3": {"bucketName": "device-logs", "roleArn": "arn:aws:iam::1:role/r",
+                 "key": "${topic(2)}/${clientid()}.json"}},
+         error_action=republish("errors/s3"))
+    rule(b, "escape", "SELECT * FROM 'esc'",
+         {"s3": {"bucketName": "device-logs", "roleArn": "arn:aws:iam::1:role/r",
+                 "key": "../${topic()}"}},
+         error_action=republish("errors/s3"))
+    wait_loaded(b)
+    errors = listen(b, "e", "errors/#")
+    pub = Client(b.port)
+    pub.connect("dev1")
+    pub.send(publish("logs/boot", b'{"ok": true}'))
+    path = os.path.join(b.data_dir, "buckets", "device-logs", "boot", "dev1.json")
+    deadline = time.monotonic() + 5 * SLOW
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, b.logs()[-2000:]
+        time.sleep(0.05)
+    with open(path) as f:
+        assert json.load(f) == {"ok": True}
+    # A key that would leave the bucket is refused, and errorAction says so.
+    pub.send(publish("esc", b"{}"))
+    doc = json.loads(next_publish(errors).payload)
+    assert doc["failures"] == [{"failedAction": "S3Action", "failedResource": "device-logs",
+                                "errorMessage": "invalid object key"}]
+    assert not os.path.exists(os.path.join(b.data_dir, "buckets", "esc"))
