@@ -222,10 +222,13 @@ int rules_service_load(struct umbra_server *s)
                 r->matched = o->matched, r->succeeded = o->succeeded;
                 r->failed = o->failed, r->dropped = o->dropped;
             }
-    if (s->rules) rs->depth = s->rules->depth;
+    bool is_reload = s->rules != NULL;
+    if (is_reload) rs->depth = s->rules->depth;
+    size_t before = is_reload ? s->rules->n : 0;
     rules_free(s->rules);
     s->rules = rs;
-    if (rs->n) log_info("topic rules: %zu enabled", rs->n);
+    /* Every registry change reloads; say so only when the set of rules grew or shrank. */
+    if (rs->n != before || (!is_reload && rs->n)) log_info("topic rules: %zu enabled", rs->n);
     return 0;
 }
 
