@@ -54,6 +54,8 @@ struct rule {
     size_t nactions;
     struct rule_action error_action; /* type NULL when there is none */
     uint64_t matched, succeeded, failed, dropped;
+    uint64_t last_warning_ms; /* failures are logged at most once a second per rule */
+    uint64_t warnings_not_logged;
 };
 
 struct umbra_rules {
@@ -415,7 +417,15 @@ static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_me
             r->succeeded++;
         } else {
             r->failed++;
-            log_warn("rule %s: %s to %s failed: %s", r->name, a->type, resource, why);
+            uint64_t now = server_now_ms(s);
+            if (r->last_warning_ms && now - r->last_warning_ms < 1000) {
+                r->warnings_not_logged++;
+            } else {
+                log_warn("rule %s: %s to %s failed: %s (%llu more failures not logged)", r->name,
+                         a->type, resource, why, (unsigned long long)r->warnings_not_logged);
+                r->last_warning_ms = now;
+                r->warnings_not_logged = 0;
+            }
             json_array_append_new(failures,
                                   json_pack("{s:s, s:s, s:s}", "failedAction",
                                             is_table               ? "DynamoAction"
