@@ -837,8 +837,10 @@ int sql_parse(const char *text, size_t len, struct sql_query **out, struct sql_e
     if (is_keyword(&ps.tok, "value")) {
         struct parser peek = ps;
         next(&peek);
+        /* "value[0]" indexes a field; "VALUE [1, 2]" (with a space) selects an array. */
+        bool is_index = peek.tok.t == T_LBRACK && peek.tok.s == ps.tok.s + ps.tok.len;
         if (peek.tok.t != T_EOF && peek.tok.t != T_COMMA && !is_keyword(&peek.tok, "from") &&
-            !is_keyword(&peek.tok, "as") && peek.tok.t != T_DOT && peek.tok.t != T_LBRACK) {
+            !is_keyword(&peek.tok, "as") && peek.tok.t != T_DOT && !is_index) {
             q->is_value = true;
             next(&ps);
         }

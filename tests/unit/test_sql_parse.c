@@ -34,6 +34,8 @@ static void test_statements_that_parse(void **state)
         "SELECT VALUE state.reported FROM 'x'",
         "SELECT value FROM 'x'",
         "SELECT value AS v, value.x FROM 'x'",
+        "SELECT value[0] FROM 'x'",
+        "SELECT VALUE [1, 2] FROM 'x'",
         "SELECT 1 + 2 * 3 - -4 / 2 % 3 AS n, 'a' || 'b' AS s, 1.5e3 AS e FROM 't'",
         "SELECT CASE color WHEN 'red' THEN 1 WHEN 'blue' THEN 2 ELSE 0 END AS c FROM 't'",
         "SELECT CASE x WHEN 1 THEN 'one' END FROM 't'",
@@ -95,6 +97,15 @@ static void test_tree_shape(void **state)
     assert_true(q->is_value);
     assert_int_equal(q->items[0].expr->kind, SQL_LITERAL);
     assert_int_equal(json_integer_value(q->items[0].expr->value), -3);
+    sql_query_free(q);
+
+    q = parse("SELECT value[0] FROM 't'");
+    assert_false(q->is_value);
+    assert_int_equal(q->items[0].expr->kind, SQL_INDEX);
+    sql_query_free(q);
+    q = parse("SELECT VALUE [1, 2] FROM 't'");
+    assert_true(q->is_value);
+    assert_int_equal(q->items[0].expr->kind, SQL_ARRAY);
     sql_query_free(q);
 
     q = parse("SELECT value FROM 't'");
