@@ -293,6 +293,14 @@ static char *string_value(struct parser *ps, const struct token *t)
     return s;
 }
 
+/* Keys and aliases become JSON object keys, which must be UTF-8. */
+static bool is_utf8(const char *s)
+{
+    json_t *v = json_string(s);
+    json_decref(v);
+    return v != NULL;
+}
+
 static json_t *number_value(const struct token *t)
 {
     char buf[64];
@@ -450,6 +458,11 @@ static struct sql_node *parse_object(struct parser *ps)
         if (!key) {
             sql_node_free(n);
             return oom(ps);
+        }
+        if (!is_utf8(key)) {
+            free(key);
+            sql_node_free(n);
+            return fail(ps, ps->tok.col, "Object keys must be UTF-8%s", NULL);
         }
         next(ps);
         if (!expect(ps, T_COLON, "':'")) {
@@ -748,8 +761,13 @@ void sql_query_free(struct sql_query *q)
 static char *parse_alias(struct parser *ps)
 {
     if (ps->tok.t == T_STRING) {
+        size_t col = ps->tok.col;
         char *s = string_value(ps, &ps->tok);
         next(ps);
+        if (s && !is_utf8(s)) {
+            free(s);
+            return fail(ps, col, "Aliases must be UTF-8%s", NULL);
+        }
         return s;
     }
     if (ps->tok.t != T_IDENT || is_reserved(&ps->tok)) return unexpected(ps, "an alias after AS");

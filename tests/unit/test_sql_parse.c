@@ -221,6 +221,12 @@ static void test_hostile_input(void **state)
     assert_int_equal(err.column, 9);
     assert_int_not_equal(sql_parse("SELECT '\xff' FROM 't'", 18, &q, &err), 0);
     assert_non_null(strstr(err.message, "UTF-8"));
+    /* Aliases and object keys become JSON keys: UTF-8 too (found by fuzz_sql). */
+    const char *alias = "SELECT a AS '\xff'", *key = "SELECT {'\xff': 1}";
+    assert_int_not_equal(sql_parse(alias, strlen(alias), &q, &err), 0);
+    assert_non_null(strstr(err.message, "Aliases must be UTF-8"));
+    assert_int_not_equal(sql_parse(key, strlen(key), &q, &err), 0);
+    assert_non_null(strstr(err.message, "Object keys must be UTF-8"));
     /* Longer than AWS allows. */
     size_t big = SQL_MAX_LENGTH + 1;
     char *s = malloc(big);
