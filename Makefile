@@ -12,7 +12,9 @@ PYTHON   ?= /usr/bin/python3
 SANITIZE ?= 0
 FUZZ_SECONDS ?= 20
 
-PKGS     := libuv jansson sqlite3
+# libcurl runs the rules engine's http action and umbractl's HTTPS calls;
+# libpq the postgres action.
+PKGS     := libuv jansson sqlite3 libcurl libpq
 # Debian 12's mbedTLS 2.28 ships no pkg-config file.
 MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -I. -Ibroker -Itls -Iregistry -Ipolicy -Ishadow -Irules -Ihttp \
@@ -45,9 +47,9 @@ FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 
 # Debian packages the build and the tests need (make deps installs the missing ones).
 DEB_BUILD := gcc make pkg-config libuv1-dev libjansson-dev libsqlite3-dev libmbedtls-dev \
-             libhttp-parser-dev libcurl4-openssl-dev
+             libhttp-parser-dev libcurl4-openssl-dev libpq-dev
 DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev mosquitto-clients python3 openssl curl \
-             python3-paho-mqtt python3-pytest python3-cryptography
+             python3-paho-mqtt python3-pytest python3-cryptography postgresql
 DEB_BENCH := mosquitto
 
 .PHONY: all deps deps-bench run test unit e2e fuzz fuzz-build bench bench-tls bench-shadow clean format
@@ -122,10 +124,10 @@ $(LIB): $(LIB_OBJS)
 $(BUILD)/umbrad: $(BUILD)/obj/cli/umbrad.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# umbractl's iot-data commands are HTTPS calls to umbrad: libcurl does HTTP.
+# umbractl's iot-data commands are HTTPS calls to umbrad.
 $(BUILD)/umbractl: $(BUILD)/obj/cli/umbractl.o $(BUILD)/obj/cli/text_output.o \
                    $(BUILD)/obj/cli/iot_data.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/umbra-loadgen: $(BUILD)/obj/bench/loadgen.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

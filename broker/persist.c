@@ -282,6 +282,8 @@ static void quote_ident(struct buf *out, const char *s, size_t len)
     buf_append(out, "\"", 1);
 }
 
+static void apply_rule_item(struct persist *p, const char *table, size_t tlen, json_t *item);
+
 /*
  * A rules-engine table row: table in a, and in b the JSON
  * {"keys":[[column, value, is_number]...], "payloadField": column, "payload": text,
@@ -294,6 +296,12 @@ static void apply_rule_row(struct persist *p, const struct batch *b, const struc
 {
     const char *table = (const char *)b->arena.data + o->a_off;
     json_t *row = json_loadb((const char *)b->arena.data + o->b_off, o->b_len, 0, NULL);
+    json_t *item = json_object_get(row, "item");
+    if (json_is_object(item)) {
+        apply_rule_item(p, table, o->a_len, item);
+        json_decref(row);
+        return;
+    }
     json_t *keys = json_object_get(row, "keys");
     const char *pf = json_string_value(json_object_get(row, "payloadField"));
     bool is_delete = json_is_true(json_object_get(row, "delete"));
@@ -370,6 +378,114 @@ static void apply_rule_row(struct persist *p, const struct batch *b, const struc
     buf_free(&create);
     buf_free(&put);
     json_decref(row);
+}
+
+/* Add to table the columns of item it does not have yet (dynamoDBv2: any
+ * attribute may appear in any message). */
+static int add_item_columns(struct persist *p, const char *table, size_t tlen, json_t *item)
+{
+    struct buf q = {0};
+    buf_append(&q, "SELECT name FROM pragma_table_info(?)", 38);
+    sqlite3_stmt *st = NULL;
+    int rc = q.data ? sqlite3_prepare_v2(p->db, (const char *)q.data, -1, &st, NULL) : SQLITE_NOMEM;
+    buf_free(&q);
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_bind_text(st, 1, table, (int)tlen, SQLITE_STATIC);
+    json_t *have = json_object();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_object_set_new(have, (const char *)sqlite3_column_text(st, 0), json_true());
+    sqlite3_finalize(st);
+    bool is_new = json_object_size(have) == 0;
+    struct buf ddl = {0};
+    if (is_new) {
+        buf_append(&ddl, "CREATE TABLE ", 13);
+        quote_ident(&ddl, table, tlen);
+        buf_append(&ddl, "(", 1);
+    }
+    const char *col;
+    json_t *v;
+    size_t added = 0;
+    json_object_foreach(item, col, v)
+    {
+        if (json_object_get(have, col)) continue;
+        if (!is_new) {
+            buf_append(&ddl, "ALTER TABLE ", 12);
+            quote_ident(&ddl, table, tlen);
+            buf_append(&ddl, " ADD COLUMN ", 12);
+        } else if (added) {
+            buf_append(&ddl, ", ", 2);
+        }
+        quote_ident(&ddl, col, strlen(col));
+        buf_append(&ddl, json_is_number(v) ? " NUMERIC" : " TEXT", json_is_number(v) ? 8 : 5);
+        if (!is_new) buf_append(&ddl, ";", 1);
+        added++;
+    }
+    if (is_new) buf_append(&ddl, ")", 1);
+    buf_append(&ddl, "", 1);
+    json_decref(have);
+    rc = !ddl.data ? SQLITE_NOMEM
+         : added   ? sqlite3_exec(p->db, (const char *)ddl.data, NULL, NULL, NULL)
+                   : SQLITE_OK;
+    buf_free(&ddl);
+    return rc;
+}
+
+/*
+ * A dynamoDBv2 item: table in a, {"item": {attribute: value}} in b. Every
+ * top-level attribute is a column (numbers NUMERIC, strings TEXT, anything
+ * else its JSON text); the table is made on first use and grows a column
+ * for each new attribute. An item with the same primary key (when the
+ * table has one, e.g. made by a dynamoDB action) replaces the one before.
+ */
+static void apply_rule_item(struct persist *p, const char *table, size_t tlen, json_t *item)
+{
+    struct buf put = {0};
+    buf_append(&put, "INSERT OR REPLACE INTO ", 23);
+    quote_ident(&put, table, tlen);
+    buf_append(&put, "(", 1);
+    const char *col;
+    json_t *v;
+    size_t n = 0;
+    json_object_foreach(item, col, v)
+    {
+        if (n++) buf_append(&put, ", ", 2);
+        quote_ident(&put, col, strlen(col));
+    }
+    buf_append(&put, ") VALUES(", 9);
+    for (size_t j = 0; j < n; j++) buf_append(&put, j ? ", ?" : "?", j ? 3 : 1);
+    buf_append(&put, ")", 2); /* with its NUL */
+    sqlite3_exec(p->db, "SAVEPOINT rule_row", NULL, NULL, NULL);
+    sqlite3_stmt *st = NULL;
+    int rc = put.data && n ? add_item_columns(p, table, tlen, item) : SQLITE_MISUSE;
+    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(p->db, (const char *)put.data, -1, &st, NULL);
+    int arg = 1;
+    json_object_foreach(item, col, v)
+    {
+        if (!st) break;
+        if (json_is_integer(v)) {
+            sqlite3_bind_int64(st, arg++, json_integer_value(v));
+        } else if (json_is_real(v)) {
+            sqlite3_bind_double(st, arg++, json_real_value(v));
+        } else if (json_is_string(v)) {
+            sqlite3_bind_text(st, arg++, json_string_value(v), (int)json_string_length(v),
+                              SQLITE_TRANSIENT);
+        } else if (json_is_null(v)) {
+            sqlite3_bind_null(st, arg++);
+        } else {
+            char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+            sqlite3_bind_text(st, arg++, text ? text : "", -1, SQLITE_TRANSIENT);
+            free(text);
+        }
+    }
+    if (rc == SQLITE_OK) rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    if (rc != SQLITE_OK) {
+        log_warn("rules: item for table %.*s dropped: %s", (int)tlen, table,
+                 sqlite3_errmsg(p->db));
+        sqlite3_exec(p->db, "ROLLBACK TO rule_row", NULL, NULL, NULL);
+    }
+    sqlite3_finalize(st);
+    sqlite3_exec(p->db, "RELEASE rule_row", NULL, NULL, NULL);
+    buf_free(&put);
 }
 
 static int apply_op(struct persist *p, const struct batch *b, const struct op *o)

@@ -11,7 +11,10 @@
 #include "cert.h"
 
 #include "auth.h"
+#include "rule_counters.h"
 #include "rules_service.h"
+#include "sink_http.h"
+#include "sink_postgres.h"
 #include "shadow_service.h"
 #include "conn.h"
 #include "error.h"
@@ -617,6 +620,7 @@ static void on_tick(uv_timer_t *t)
         n = next;
     }
     server_refresh_registry(s);
+    rule_counters_update(s);
     if (now - s->last_expiry_scan_ms >= EXPIRY_SCAN_MS) {
         s->last_expiry_scan_ms = now;
         expire_sessions(s, now);
@@ -732,6 +736,10 @@ void server_stop(struct umbra_server *s)
         uv_close((uv_handle_t *)&s->sighup_handle, NULL);
         s->has_handles = false;
     }
+    /* Sinks end before the writer: what they report back is counted. */
+    sink_http_stop(s);
+    sink_postgres_stop(s);
+    rule_counters_remove(s);
     /* Write what the turn collected and stop the writer (closes its handle). */
     persist_close(s->persist);
     s->persist = NULL;

@@ -86,6 +86,10 @@ struct umbra_server {
     struct shadow_reply *shadow_replies, *shadow_replies_tail;
     struct umbra_rules *rules; /* the enabled topic rules (rules_service.c) */
     unsigned s3_pending;       /* s3 objects being written (sink_s3.c) */
+    struct sink_http *http;    /* libcurl on the loop, made on first use (sink_http.c) */
+    struct pg_worker *postgres; /* a worker per connection string (sink_postgres.c) */
+    uint64_t rule_counters_sum; /* what rule-counters.json last showed (rule_counters.c) */
+    bool rule_counters_writing;
     uint64_t registry_counter;
     struct tls_context *tls;       /* MQTT listeners (ALPN x-amzn-mqtt-ca, mqtt) */
     struct tls_context *https_tls; /* HTTPS listener (ALPN x-amzn-http-ca, http/1.1) */

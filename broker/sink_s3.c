@@ -3,7 +3,7 @@
  */
 #include "sink_s3.h"
 
-#include "log.h"
+#include "rules_internal.h"
 #include "server.h"
 
 #include <errno.h>
@@ -18,6 +18,7 @@
 struct s3_write {
     uv_work_t work;
     struct umbra_server *server;
+    struct rule_ticket *ticket;
     char *path; /* DATA_DIR/buckets/BUCKET/KEY */
     size_t len;
     int error; /* errno of the write, 0 when it worked */
@@ -93,18 +94,20 @@ static void written(uv_work_t *req, int status)
 {
     struct s3_write *w = req->data;
     w->server->s3_pending--;
-    if (status == 0 && w->error)
-        log_warn("rules: s3 object %s not written: %s", w->path, strerror(w->error));
+    const char *why = status ? "the write was cancelled" : w->error ? strerror(w->error) : NULL;
+    rule_ticket_done(w->server, w->ticket, why);
     free(w->path);
     free(w);
 }
 
-const char *sink_s3_put(struct umbra_server *s, const char *bucket, const char *key,
-                        const uint8_t *data, size_t len)
+/* NULL when queued, else why not. */
+static const char *queue_object(struct umbra_server *s, struct rule_ticket *t, const char *bucket,
+                                const char *key, const uint8_t *data, size_t len)
 {
+    if (!key) return "out of memory";
     if (!sink_s3_valid_bucket(bucket)) return "invalid bucket name";
     if (!sink_s3_valid_key(key)) return "invalid object key";
-    if (s->s3_pending >= SINK_S3_MAX_PENDING) return "too many objects waiting to be written";
+    if (s->s3_pending >= SINK_S3_MAX_PENDING) return sink_queue_full;
     struct s3_write *w = malloc(sizeof *w + len);
     size_t plen = strlen(s->cfg->data_dir) + strlen(bucket) + strlen(key) + 16;
     if (!w || !(w->path = malloc(plen))) {
@@ -113,6 +116,7 @@ const char *sink_s3_put(struct umbra_server *s, const char *bucket, const char *
     }
     snprintf(w->path, plen, "%s/buckets/%s/%s", s->cfg->data_dir, bucket, key);
     w->server = s;
+    w->ticket = t;
     w->len = len;
     w->error = 0;
     memcpy(w->data, data, len);
@@ -124,4 +128,14 @@ const char *sink_s3_put(struct umbra_server *s, const char *bucket, const char *
     }
     s->s3_pending++;
     return NULL;
+}
+
+void sink_s3_put(struct umbra_server *s, struct rule_ticket *t, const char *bucket, const char *key,
+                 const uint8_t *data, size_t len)
+{
+    const char *why = queue_object(s, t, bucket, key, data, len);
+    if (why == sink_queue_full)
+        rule_ticket_drop(s, t, why);
+    else if (why)
+        rule_ticket_done(s, t, why);
 }

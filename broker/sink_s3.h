@@ -4,8 +4,9 @@
  * thread pool), each atomically (a temporary file renamed into place).
  *
  * At most SINK_S3_MAX_PENDING writes wait at a time; past that a put is
- * refused and the rule counts it as failed, so a slow disk costs bounded
- * memory and never slows the broker.
+ * dropped and the rule counts it as such, so a slow disk costs bounded
+ * memory and never slows the broker. A write that fails (disk full, ...)
+ * counts as a failed action and reaches the rule's errorAction.
  *
  * Loop thread only.
  */
@@ -16,12 +17,14 @@
 #include <stdint.h>
 
 struct umbra_server;
+struct rule_ticket;
 
 #define SINK_S3_MAX_PENDING 1000
 
-/* Queue one object. NULL when queued, else why not (a static string). */
-const char *sink_s3_put(struct umbra_server *s, const char *bucket, const char *key,
-                        const uint8_t *data, size_t len);
+/* Queue one object (key NULL: out of memory); t is done when it is written,
+ * or now when it cannot be. */
+void sink_s3_put(struct umbra_server *s, struct rule_ticket *t, const char *bucket, const char *key,
+                 const uint8_t *data, size_t len);
 
 /* Bucket names as S3 takes them: 3-63 of [a-z0-9.-]. Keys: 1-1024 bytes, no
  * "." or ".." segment, no leading '/', no NUL. */

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -686,6 +687,21 @@ static int write_outfiles(const json_t *resp)
 
 static const char *endpoint_url; /* --endpoint-url: the daemon's HTTPS API */
 
+/* get-topic-rule: the running daemon's counters for the rule, under
+ * "umbraCounters" (rule_counters.h); nothing when no daemon runs. */
+static void add_live_counters(const char *data_dir, json_t *resp)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/rule-counters.json", data_dir);
+    json_t *doc = json_load_file(path, 0, NULL);
+    json_int_t pid = json_integer_value(json_object_get(doc, "pid"));
+    const char *name = json_string_value(json_object_get(json_object_get(resp, "rule"), "ruleName"));
+    json_t *mine = name ? json_object_get(json_object_get(doc, "rules"), name) : NULL;
+    if (mine && pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+        json_object_set(resp, "umbraCounters", mine);
+    json_decref(doc);
+}
+
 static int run_command(const char *data_dir, const struct command *c, json_t *req)
 {
     char path[4096], err[512];
@@ -705,6 +721,7 @@ static int run_command(const char *data_dir, const struct command *c, json_t *re
     struct reg_error e = {0};
     int rc = c->run(r, req, &resp, &e);
     registry_close(r);
+    if (!rc && c->run == registry_get_topic_rule) add_live_counters(data_dir, resp);
     if (rc) {
         /* The AWS CLI's wording, so scripts that parse it keep working. */
         fprintf(stderr, "An error occurred (%s) when calling the %s operation: %s\n", e.type,

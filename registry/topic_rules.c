@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_RULE_NAME 128
 #define MAX_ACTIONS 10
@@ -31,8 +32,11 @@ static const struct {
     {"dynamoDB", {"tableName", "roleArn", "hashKeyField", "hashKeyValue"}},
     {"dynamoDBv2", {"roleArn", "putItem"}},
     {"s3", {"roleArn", "bucketName", "key"}},
+    {"postgres", {"connectionString", "table"}}, /* an Umbra extension */
 };
-#define SUPPORTED_ACTIONS "republish, http, dynamoDB, dynamoDBv2, s3"
+#define SUPPORTED_ACTIONS "republish, http, dynamoDB, dynamoDBv2, s3, postgres"
+#define MAX_HTTP_HEADERS 100
+#define MAX_URL 2000
 
 static int check_rule_name(const char *name, struct reg_error *e)
 {
@@ -58,8 +62,8 @@ static int read_name(const json_t *req, const char **name, struct reg_error *e)
 static int check_templates(const json_t *fields, const char *where, const char *type,
                            struct reg_error *e)
 {
-    static const char *const templated[] = {"topic", "url", "key", "hashKeyValue",
-                                            "rangeKeyValue", "payloadField"};
+    static const char *const templated[] = {"topic",        "url",           "key",
+                                            "hashKeyValue", "rangeKeyValue", "payloadField"};
     for (size_t i = 0; i < sizeof templated / sizeof templated[0]; i++) {
         json_t *v = json_object_get(fields, templated[i]);
         if (!v) continue;
@@ -70,10 +74,109 @@ static int check_templates(const json_t *fields, const char *where, const char *
         struct sql_error err;
         int rc = template_compile(json_string_value(v), &t, &err);
         template_free(t);
-        if (rc == UMBRA_ENOMEM) return reg_fail(e, "InternalFailureException", 500, "Out of memory");
+        if (rc == UMBRA_ENOMEM)
+            return reg_fail(e, "InternalFailureException", 500, "Out of memory");
         if (rc)
             return reg_fail(e, "InvalidRequestException", 400, "%s.%s.%s: %s", where, type,
                             templated[i], err.message);
+    }
+    return 0;
+}
+
+static int check_template_text(const char *text, const char *where, const char *what,
+                               struct reg_error *e)
+{
+    struct template *t;
+    struct sql_error err;
+    int rc = template_compile(text, &t, &err);
+    template_free(t);
+    if (rc == UMBRA_ENOMEM) return reg_fail(e, "InternalFailureException", 500, "Out of memory");
+    if (rc)
+        return reg_fail(e, "InvalidRequestException", 400, "%s.%s: %s", where, what, err.message);
+    return 0;
+}
+
+/* PostgreSQL names the postgres action writes to: [A-Za-z_][A-Za-z0-9_]*
+ * (at most 63), the table optionally schema.table. */
+static bool is_sql_name(const char *s, bool may_qualify)
+{
+    size_t n = 0;
+    for (const char *p = s;; p++) {
+        bool is_letter = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_';
+        if (is_letter || (n && *p >= '0' && *p <= '9')) {
+            if (++n > 63) return false;
+        } else if (*p == '.' && may_qualify && n) {
+            may_qualify = false;
+            n = 0;
+        } else {
+            return *p == '\0' && n;
+        }
+    }
+}
+
+/* [{KEY: name, value: template}], at most max: http headers, postgres columns. */
+static int check_pairs(const json_t *list, const char *key, size_t max, bool is_column,
+                       const char *where, struct reg_error *e)
+{
+    if (!list) return 0;
+    if (!json_is_array(list) || json_array_size(list) > max)
+        return reg_fail(e, "InvalidRequestException", 400, "%s must be a list of at most %zu",
+                        where, max);
+    size_t i;
+    json_t *h;
+    json_array_foreach(list, i, h)
+    {
+        const char *name = json_string_value(json_object_get(h, key));
+        const char *value = json_string_value(json_object_get(h, "value"));
+        size_t nl = name ? strlen(name) : 0;
+        bool ok = name && value && nl >= 1 && nl <= 256 &&
+                  (is_column ? is_sql_name(name, false) : !strpbrk(name, ":\r\n "));
+        if (!ok)
+            return reg_fail(e, "InvalidRequestException", 400,
+                            "%s[%zu] needs a %s (%s) and a value", where, i, key,
+                            is_column ? "an SQL name: letters, digits, _" : "1-256 characters");
+        int rc = check_template_text(value, where, name, e);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* What one action type needs beyond its required fields. */
+static int check_fields(const char *type, const json_t *fields, const char *where,
+                        struct reg_error *e)
+{
+    char at[96];
+    if (strcmp(type, "http") == 0) {
+        const char *url = json_string_value(json_object_get(fields, "url"));
+        if (!url || strlen(url) > MAX_URL ||
+            (strncasecmp(url, "https://", 8) != 0 && strncasecmp(url, "http://", 7) != 0))
+            return reg_fail(e, "InvalidRequestException", 400,
+                            "%s.http.url must be an https:// (or http://) URL of at most 2000 "
+                            "characters",
+                            where);
+        snprintf(at, sizeof at, "%s.http.headers", where);
+        return check_pairs(json_object_get(fields, "headers"), "key", MAX_HTTP_HEADERS, false, at,
+                           e);
+    }
+    if (strcmp(type, "dynamoDBv2") == 0) {
+        const json_t *put = json_object_get(fields, "putItem");
+        if (!json_is_string(json_object_get(put, "tableName")))
+            return reg_fail(e, "InvalidRequestException", 400,
+                            "%s.dynamoDBv2.putItem.tableName is required", where);
+        return 0;
+    }
+    if (strcmp(type, "postgres") == 0) {
+        const char *conn = json_string_value(json_object_get(fields, "connectionString"));
+        const char *table = json_string_value(json_object_get(fields, "table"));
+        const json_t *pc = json_object_get(fields, "payloadColumn");
+        if (!conn || !table || !is_sql_name(table, true) ||
+            (pc && (!json_is_string(pc) || !is_sql_name(json_string_value(pc), false))))
+            return reg_fail(e, "InvalidRequestException", 400,
+                            "%s.postgres needs a connectionString and a table, and table and "
+                            "payloadColumn must be SQL names (letters, digits, _)",
+                            where);
+        snprintf(at, sizeof at, "%s.postgres.columns", where);
+        return check_pairs(json_object_get(fields, "columns"), "name", 1600, true, at, e);
     }
     return 0;
 }
@@ -94,15 +197,15 @@ static int check_action(const json_t *a, const char *where, struct reg_error *e)
                             type);
         for (size_t k = 0; k < 4 && actions[i].required[k]; k++)
             if (!json_object_get(fields, actions[i].required[k]))
-                return reg_fail(e, "InvalidRequestException", 400,
-                                "%s.%s.%s is required", where, type, actions[i].required[k]);
+                return reg_fail(e, "InvalidRequestException", 400, "%s.%s.%s is required", where,
+                                type, actions[i].required[k]);
         if ((rc = check_templates(fields, where, type, e))) return rc;
         json_t *qos = json_object_get(fields, "qos");
-        if (qos && (!json_is_integer(qos) || json_integer_value(qos) < 0 ||
-                    json_integer_value(qos) > 1))
+        if (qos &&
+            (!json_is_integer(qos) || json_integer_value(qos) < 0 || json_integer_value(qos) > 1))
             return reg_fail(e, "InvalidRequestException", 400, "%s.%s.qos must be 0 or 1", where,
                             type);
-        return 0;
+        return check_fields(type, fields, where, e);
     }
     return reg_fail(e, "InvalidRequestException", 400,
                     "%s: action %s is not supported by this broker (supported: " SUPPORTED_ACTIONS
@@ -138,8 +241,8 @@ static int check_payload(const json_t *req, json_t **out, char **from, struct re
     sql_query_free(q);
     if (!*from) return reg_fail(e, "InternalFailureException", 500, "Out of memory");
     json_t *list = json_object_get(p, "actions");
-    if (list && !json_is_array(list)) rc = reg_fail(e, "InvalidRequestException", 400,
-                                                   "actions must be a list");
+    if (list && !json_is_array(list))
+        rc = reg_fail(e, "InvalidRequestException", 400, "actions must be a list");
     else if (json_array_size(list) > MAX_ACTIONS)
         rc = reg_fail(e, "InvalidRequestException", 400, "A rule has at most %d actions",
                       MAX_ACTIONS);
@@ -190,17 +293,17 @@ static int store(struct registry *r, const json_t *req, bool is_new, json_t **re
     json_t *payload = NULL;
     char *from = NULL;
     int rc;
-    if ((rc = read_name(req, &name, e)) || (rc = check_payload(req, &payload, &from, e)))
-        return rc;
+    if ((rc = read_name(req, &name, e)) || (rc = check_payload(req, &payload, &from, e))) return rc;
     char *text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
     sqlite3_stmt *st =
-        text ? reg_prepare(r,
-                           is_new ? "INSERT INTO topic_rules(name, payload, topic_pattern, disabled,"
-                                    " created_at) VALUES(?1, ?2, ?3, ?4, ?5)"
-                                  : "UPDATE topic_rules SET payload = ?2, topic_pattern = ?3,"
-                                    " disabled = ?4 WHERE name = ?1",
-                           e)
-             : NULL;
+        text
+            ? reg_prepare(r,
+                          is_new ? "INSERT INTO topic_rules(name, payload, topic_pattern, disabled,"
+                                   " created_at) VALUES(?1, ?2, ?3, ?4, ?5)"
+                                 : "UPDATE topic_rules SET payload = ?2, topic_pattern = ?3,"
+                                   " disabled = ?4 WHERE name = ?1",
+                          e)
+            : NULL;
     if (st) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
@@ -244,8 +347,8 @@ int registry_get_topic_rule(struct registry *r, const json_t *req, json_t **resp
     const char *name;
     int rc;
     if ((rc = read_name(req, &name, e))) return rc;
-    sqlite3_stmt *st = reg_prepare(
-        r, "SELECT payload, disabled, created_at FROM topic_rules WHERE name = ?1", e);
+    sqlite3_stmt *st =
+        reg_prepare(r, "SELECT payload, disabled, created_at FROM topic_rules WHERE name = ?1", e);
     if (!st) return UMBRA_EIO;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
@@ -280,12 +383,14 @@ int registry_list_topic_rules(struct registry *r, const json_t *req, json_t **re
         return reg_fail(e, "InvalidRequestException", 400, "ruleDisabled must be a boolean");
     disabled_flag = json_is_true(d);
     if (has_max && (max < 1 || max > 10000))
-        return reg_fail(e, "InvalidRequestException", 400, "maxResults must be between 1 and 10000");
-    sqlite3_stmt *st = reg_prepare(r,
-                                   "SELECT name, topic_pattern, disabled, created_at FROM topic_rules"
-                                   " WHERE name > ?1 AND (?2 IS NULL OR topic_pattern = ?2)"
-                                   " AND (?3 = 0 OR disabled = ?4) ORDER BY name LIMIT ?5",
-                                   e);
+        return reg_fail(e, "InvalidRequestException", 400,
+                        "maxResults must be between 1 and 10000");
+    sqlite3_stmt *st =
+        reg_prepare(r,
+                    "SELECT name, topic_pattern, disabled, created_at FROM topic_rules"
+                    " WHERE name > ?1 AND (?2 IS NULL OR topic_pattern = ?2)"
+                    " AND (?3 = 0 OR disabled = ?4) ORDER BY name LIMIT ?5",
+                    e);
     if (!st) return UMBRA_EIO;
     sqlite3_bind_text(st, 1, token ? token : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, topic, -1, SQLITE_STATIC);
@@ -300,11 +405,11 @@ int registry_list_topic_rules(struct registry *r, const json_t *req, json_t **re
             break;
         }
         const char *name = (const char *)sqlite3_column_text(st, 0);
-        json_array_append_new(
-            rules, json_pack("{s:o, s:s, s:s, s:I, s:b}", "ruleArn", rule_arn(r, name), "ruleName",
-                             name, "topicPattern", (const char *)sqlite3_column_text(st, 1),
-                             "createdAt", (json_int_t)sqlite3_column_int64(st, 3), "ruleDisabled",
-                             sqlite3_column_int(st, 2)));
+        json_array_append_new(rules, json_pack("{s:o, s:s, s:s, s:I, s:b}", "ruleArn",
+                                               rule_arn(r, name), "ruleName", name, "topicPattern",
+                                               (const char *)sqlite3_column_text(st, 1),
+                                               "createdAt", (json_int_t)sqlite3_column_int64(st, 3),
+                                               "ruleDisabled", sqlite3_column_int(st, 2)));
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -314,7 +419,8 @@ int registry_list_topic_rules(struct registry *r, const json_t *req, json_t **re
     *resp = json_pack("{s:o}", "rules", rules);
     size_t n = json_array_size(rules);
     if (more && n)
-        json_object_set(*resp, "nextToken", json_object_get(json_array_get(rules, n - 1), "ruleName"));
+        json_object_set(*resp, "nextToken",
+                        json_object_get(json_array_get(rules, n - 1), "ruleName"));
     return 0;
 }
 
