@@ -10,6 +10,7 @@
 #include "server.h"
 
 #include <mbedtls/base64.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,10 @@ static int keep_message(struct rule_run *run)
     memcpy(run->copy_topic, m->topic, m->topic_len);
     run->copy_topic[m->topic_len] = '\0';
     memcpy(run->copy_payload, m->payload, m->payload_len);
+    if (m->trace_id) {
+        snprintf(run->copy_trace_id, sizeof run->copy_trace_id, "%s", m->trace_id);
+        run->copy.trace_id = run->copy_trace_id;
+    }
     run->copy.topic = run->copy_topic;
     run->copy.payload = run->copy_payload;
     run->copy.client_id = run->copy_client_id;
@@ -128,8 +133,9 @@ static char *error_document(const char *rule, const struct sql_message *m, json_
         return NULL;
     }
     b64[b64_len] = '\0';
-    json_t *doc = json_pack("{s:s, s:s%, s:s, s:s, s:O}", "ruleName", rule, "topic", m->topic,
-                            m->topic_len, "clientId", m->client_id ? m->client_id : "n/a",
+    json_t *doc = json_pack("{s:s, s:s%, s:s, s:s, s:s, s:O}", "ruleName", rule, "topic", m->topic,
+                            m->topic_len, "cloudwatchTraceId", m->trace_id ? m->trace_id : "",
+                            "clientId", m->client_id ? m->client_id : "n/a",
                             "base64OriginalPayload", (const char *)b64, "failures", failures);
     free(b64);
     char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

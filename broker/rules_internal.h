@@ -97,6 +97,7 @@ struct rule_run {
     struct sql_message copy;
     char *copy_topic, *copy_client_id, *copy_principal;
     uint8_t *copy_payload;
+    char copy_trace_id[37];
 };
 
 /* What a sink holds for one queued action and hands back when it is done. */

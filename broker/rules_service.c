@@ -168,6 +168,23 @@ static void random_bytes(void *ctx, uint8_t *out, size_t n)
         out[i] = (uint8_t)rand();
 }
 
+/* traceid(): a UUID per message that reaches a rule, as AWS's trace ids look. */
+static void make_trace_id(char out[37])
+{
+    uint8_t b[16];
+    random_bytes(NULL, b, sizeof b);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = '\0';
+}
+
 /* get_thing_shadow(): the document as GetThingShadow returns it. */
 static json_t *get_shadow(void *ctx, const char *thing, const char *shadow)
 {
@@ -325,6 +342,7 @@ static void run_message(struct umbra_server *s, const char *topic, size_t len,
                         const uint8_t *payload, size_t plen, const struct rules_origin *o)
 {
     bool is_ingest = rules_service_is_ingest(topic, len);
+    char trace_id[37];
     json_t *json = NULL;
     bool parsed = false;
     struct timespec ts;
@@ -348,6 +366,8 @@ static void run_message(struct umbra_server *s, const char *topic, size_t len,
             json = json_loadb((const char *)payload, plen, JSON_DECODE_ANY, NULL);
             parsed = true;
             m.json = json;
+            make_trace_id(trace_id);
+            m.trace_id = trace_id;
         }
         run_rule(s, r, &m);
     }

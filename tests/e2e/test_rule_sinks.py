@@ -4,6 +4,7 @@ per (rule, message) naming every failed action."""
 import base64
 import json
 import os
+import re
 import time
 
 import pytest
@@ -13,6 +14,9 @@ from mqtt_raw import Client, publish
 from rule_endpoint import Endpoint
 from test_rules import ctl, republish, rule, rows, wait_loaded
 from test_shadows import listen, next_publish
+
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
 @pytest.fixture
@@ -105,6 +109,7 @@ def test_http_client_error_fails_at_once_and_reaches_error_action(broker, endpoi
     sender(b).send(publish("nf/1", b'{"n": 1}'))
     doc = json.loads(next_publish(sub).payload)
     assert doc["ruleName"] == "nf" and doc["topic"] == "nf/1" and doc["clientId"] == "p"
+    assert UUID.fullmatch(doc["cloudwatchTraceId"])
     assert base64.b64decode(doc["base64OriginalPayload"]) == b'{"n": 1}'
     assert doc["failures"] == [{"failedAction": "HttpAction", "failedResource": url,
                                 "errorMessage": "the endpoint answered HTTP 404"}]
@@ -199,3 +204,17 @@ def test_s3_write_failure_reaches_error_action(broker):
     assert doc["failures"][0]["failedResource"] == "blocked"
     assert "directory" in doc["failures"][0]["errorMessage"]
     assert counters(b, "s3bad", {"matched": 1, "succeeded": 0, "failed": 1, "dropped": 0})
+
+
+def test_traceid_is_one_uuid_per_message(broker):
+    b = broker
+    rule(b, "t1", "SELECT traceid() AS t FROM 'trace/#'", republish("traced/1"))
+    rule(b, "t2", "SELECT traceid() AS t FROM 'trace/#'", republish("traced/2"))
+    wait_loaded(b)
+    sub = listen(b, "s", "traced/#")
+    pub = sender(b)
+    pub.send(publish("trace/a", b"{}"))
+    pub.send(publish("trace/b", b"{}"))
+    got = [json.loads(next_publish(sub).payload)["t"] for _ in range(4)]
+    assert all(UUID.fullmatch(t) for t in got)
+    assert len(set(got)) == 2  # both rules see the same id for a message, messages differ
