@@ -378,7 +378,8 @@ void rules_service_message(struct umbra_server *s, const char *topic, size_t top
                            const uint8_t *payload, size_t payload_len,
                            const struct rules_origin *origin)
 {
-    if (!s->rules || s->rules->n == 0) return; /* the usual case: one test */
+    /* A stopping broker starts no actions: its sinks are closing. */
+    if (!s->rules || s->rules->n == 0 || s->is_stopping) return; /* usually one test */
     run_message(s, topic, topic_len, payload, payload_len, origin);
 }
 

@@ -93,7 +93,31 @@ def test_rule_lifecycle_like_the_aws_cli(tmp_path):
     ("r", {"sql": "SELECT * FROM '#' WHERE", "actions": []}, "SqlParseException", "at 1:24"),
     ("r", {"actions": []}, "InvalidRequestException", "sql"),
     ("r", {"sql": "SELECT * FROM '#'", "actions": [{"lambda": {"functionArn": "arn:x"}}]},
-     "InvalidRequestException", "supported: republish, http, dynamoDB, dynamoDBv2, s3"),
+     "InvalidRequestException", "supported: republish, http, dynamoDB, dynamoDBv2, s3, postgres)"),
+    ("r", {"sql": "SELECT * FROM '#'", "actions": [{"http": {"url": "ftp://h/x"}}]},
+     "InvalidRequestException", "http.url must be an https:// (or http://) URL"),
+    ("r", {"sql": "SELECT * FROM '#'", "actions": [{"http": {"url": "https://h/" + "x" * 2000}}]},
+     "InvalidRequestException", "at most 2000"),
+    ("r", {"sql": "SELECT * FROM '#'", "actions": [
+        {"http": {"url": "https://h/", "headers": [{"key": "a: b", "value": "v"}]}}]},
+     "InvalidRequestException", "http.headers[0] needs a key"),
+    ("r", {"sql": "SELECT * FROM '#'", "actions": [
+        {"http": {"url": "https://h/", "headers": [{"key": "x-a", "value": "${nope()}"}]}}]},
+     "InvalidRequestException", "Unknown function nope()"),
+    ("r", {"sql": "SELECT * FROM '#'", "actions": [
+        {"http": {"url": "https://h/", "headers": [{"key": "k", "value": "v"}] * 101}}]},
+     "InvalidRequestException", "at most 100"),
+    ("r", {"sql": "SELECT * FROM '#'", "actions": [{"dynamoDBv2": {"roleArn": "x", "putItem": {}}}]},
+     "InvalidRequestException", "dynamoDBv2.putItem.tableName is required"),
+    ("r", {"sql": "SELECT * FROM '#'", "actions": [
+        {"postgres": {"connectionString": "dbname=x", "table": "a b"}}]},
+     "InvalidRequestException", "must be SQL names"),
+    ("r", {"sql": "SELECT * FROM '#'", "actions": [
+        {"postgres": {"connectionString": "dbname=x", "table": "t",
+                      "columns": [{"name": "x\"; DROP", "value": "1"}]}}]},
+     "InvalidRequestException", "postgres.columns[0] needs a name"),
+    ("r", {"sql": "SELECT * FROM '#'", "actions": [{"postgres": {"table": "t"}}]},
+     "InvalidRequestException", "postgres.connectionString is required"),
     ("r", {"sql": "SELECT * FROM '#'", "actions": [{"republish": {"topic": "a"}}]},
      "InvalidRequestException", "republish.roleArn is required"),
     ("r", {"sql": "SELECT * FROM '#'", "actions": [{"republish": {"topic": "a", "roleArn": "x",
