@@ -150,3 +150,43 @@ def test_motion_sensor_with_nothing_listening_fails(tmp_path):
     assert r.returncode != 0
     assert re.search(r"^motion_sensor: cannot connect to 127.0.0.1:\d+: ", r.stderr, re.M), r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_lecture_rules_with_the_motion_sensor(start_broker, tmp_path):
+    """The lecture's two rules from examples/rules/: FuSNS (every message to a notification
+    endpoint; an http action stands in for SNS) and save (every message into the motion_sensor
+    table keyed by topic and timestamp), fed by the motion sensor program."""
+    from rule_endpoint import Endpoint
+    from test_rules import rows
+    b = start_broker(tls=True)
+    ep = Endpoint()
+    try:
+        with open(os.path.join(EXAMPLES, "rules", "notify.json")) as f:
+            notify = json.load(f)
+        notify["actions"][0]["http"]["url"] = ep.url + "/notify"
+        (tmp_path / "notify.json").write_text(json.dumps(notify))
+        ctl(b, "create-topic-rule", "--rule-name", "FuSNS", "--topic-rule-payload",
+            "file://" + str(tmp_path / "notify.json"))
+        ctl(b, "create-topic-rule", "--rule-name", "save", "--topic-rule-payload",
+            "file://" + os.path.join(EXAMPLES, "rules", "save.json"))
+        _, cmd = getting_started(b, str(tmp_path / "certs"))
+        time.sleep(0.6 * SLOW)  # the daemon's registry poll
+        r = run(cmd + ["--count", "2", "--interval", "0.2", "--pattern", "10"], 30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        # Each report and the shadow service's replies to it reach both rules.
+        got = ep.wait(4)
+        topics = [h["x-topic"] for _, h, _ in got]
+        assert topics.count(SHADOW_UPDATE) == 2, topics
+        assert SHADOW_UPDATE + "/accepted" in topics
+        reports = [json.loads(body) for _, h, body in got if h["x-topic"] == SHADOW_UPDATE]
+        assert [m["state"]["reported"]["motion"] for m in reports] == [1, 0]
+        deadline = time.monotonic() + 5 * SLOW
+        while True:
+            saved = [r for r in rows(b, "ddb_motion_sensor") if r[0] == SHADOW_UPDATE]
+            if len(saved) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert [json.loads(p)["state"]["reported"]["motion"] for _, _, p in saved] == [1, 0]
+        assert all(abs(ts / 1000 - time.time()) < 60 for _, ts, _ in saved)
+    finally:
+        ep.close()
