@@ -218,3 +218,23 @@ def test_traceid_is_one_uuid_per_message(broker):
     got = [json.loads(next_publish(sub).payload)["t"] for _ in range(4)]
     assert all(UUID.fullmatch(t) for t in got)
     assert len(set(got)) == 2  # both rules see the same id for a message, messages differ
+
+
+def test_acknowledged_messages_table_rows_survive_kill_9(broker):
+    """A QoS 1 PUBACK means the message's table rows are on disk: kill -9 loses none."""
+    from mqtt_raw import PUBACK
+    b = broker
+    rule(b, "keep", "SELECT * FROM 'keep/#'",
+         {"dynamoDB": {"tableName": "Kept", "roleArn": "arn:aws:iam::1:role/r",
+                       "hashKeyField": "n", "hashKeyValue": "${n}", "hashKeyType": "NUMBER"}},
+         {"dynamoDBv2": {"roleArn": "arn:aws:iam::1:role/r", "putItem": {"tableName": "KeptV2"}}})
+    wait_loaded(b)
+    pub = sender(b)
+    for i in range(200):
+        pub.send(publish("keep/x", b'{"n": %d}' % i, qos=1, pid=i + 1))
+    acked = {pub.expect(PUBACK).pid for _ in range(200)}
+    assert acked == set(range(1, 201))
+    b.kill9()
+    b.start()
+    assert sorted(r[0] for r in rows(b, "ddb_Kept")) == list(range(200))
+    assert sorted(r[0] for r in rows(b, "ddb_KeptV2")) == list(range(200))
