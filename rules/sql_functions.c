@@ -782,6 +782,626 @@ DIGEST(f_sha256, 256)
 DIGEST(f_sha384, 384)
 DIGEST(f_sha512, 512)
 
+/* ---- time: parse_time and time_to_epoch ----
+ *
+ * Both read a Joda-Time pattern: AWS formats parse_time with Joda, and the
+ * JDK patterns it documents for time_to_epoch agree on the letters kept here.
+ * The calendar is the proleptic Gregorian one, computed below rather than by
+ * the C library: zones are UTC and fixed offsets only, so a result never
+ * depends on the host's clock, zone database or locale.
+ */
+
+#define MS_PER_DAY 86400000LL
+
+static const char *const month_names[12] = {"January",   "February", "March",    "April",
+                                            "May",       "June",     "July",     "August",
+                                            "September", "October",  "November", "December"};
+/* Monday first, as ISO 8601 and Joda number them. */
+static const char *const day_names[7] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
+                                         "Friday", "Saturday", "Sunday"};
+
+/*
+ * Days from 1970-01-01 to y-m-d, after Howard Hinnant's days_from_civil:
+ * years start in March so that the leap day ends them, and 400-year eras
+ * (146097 days each) repeat exactly, so one formula serves every era.
+ */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;                                   /* [0, 399] */
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
+    return era * 146097 + doe - 719468;
+}
+
+/* 0 = Monday; 1970-01-01 was a Thursday. */
+static int weekday_of(int64_t days)
+{
+    return (int)((days % 7 + 10) % 7);
+}
+
+static bool is_leap(int64_t y)
+{
+    return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+}
+
+static int days_in_month(int64_t y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : days[m - 1];
+}
+
+struct civil {
+    int64_t year; /* 0 is 1 BC, as in Joda */
+    int month, day, weekday;
+    int hour, minute, second, millis;
+};
+
+/* The inverse (Hinnant's civil_from_days), with the time of day. */
+static void civil_from_millis(int64_t ms, struct civil *c)
+{
+    int64_t days = ms / MS_PER_DAY, rest = ms % MS_PER_DAY;
+    if (rest < 0) days--, rest += MS_PER_DAY; /* before 1970: round towards the past */
+    c->weekday = weekday_of(days);
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    c->day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    c->month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    c->year = yoe + era * 400 + (c->month <= 2);
+    c->hour = (int)(rest / 3600000);
+    c->minute = (int)(rest / 60000 % 60);
+    c->second = (int)(rest / 1000 % 60);
+    c->millis = (int)(rest % 1000);
+}
+
+/* Epoch milliseconds: an Int as it is, a Decimal truncated towards zero. */
+static bool millis_arg(json_t *v, int64_t *out)
+{
+    json_t *num = v ? sql_to_number(v) : NULL;
+    if (!num) return false;
+    bool ok = true;
+    if (json_is_integer(num)) {
+        *out = json_integer_value(num);
+    } else {
+        double d = json_real_value(num);
+        ok = isfinite(d) && fabs(d) < 9.2e18;
+        if (ok) *out = (int64_t)d;
+    }
+    json_decref(num);
+    return ok;
+}
+
+/* -- patterns -- */
+
+/* One piece of a pattern: a run of one letter ("yyyy"), or one literal byte. */
+struct piece {
+    char letter; /* 0 for a literal */
+    char literal;
+    size_t count;
+};
+
+struct scanner {
+    const char *p, *end;
+    bool is_quoted;
+};
+
+static bool is_ascii_letter(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * The next piece: 1, or 0 at the end, or -1 for a quote left open (Joda
+ * would take the rest as text; the JDK refuses it, and so do we). '' is a
+ * quote character, inside quotes or out.
+ */
+static int next_piece(struct scanner *sc, struct piece *pc)
+{
+    while (sc->p < sc->end) {
+        char c = *sc->p++;
+        if (c == '\'' && sc->p < sc->end && *sc->p == '\'') {
+            sc->p++;
+            *pc = (struct piece){0, '\'', 1};
+            return 1;
+        }
+        if (c == '\'') {
+            sc->is_quoted = !sc->is_quoted;
+            continue;
+        }
+        if (sc->is_quoted || !is_ascii_letter(c)) {
+            *pc = (struct piece){0, c, 1};
+            return 1;
+        }
+        size_t count = 1;
+        for (; sc->p < sc->end && *sc->p == c; sc->p++)
+            count++;
+        *pc = (struct piece){c, 0, count};
+        return 1;
+    }
+    return sc->is_quoted ? -1 : 0;
+}
+
+/* Letters outside this subset are refused (Undefined), as Joda refuses unknown ones. */
+static bool is_supported(const struct piece *pc)
+{
+    switch (pc->letter) {
+    case 0:
+    case 'G':
+    case 'y':
+    case 'M':
+    case 'd':
+    case 'E':
+    case 'a':
+    case 'H':
+    case 'h':
+    case 'm':
+    case 's':
+    case 'S':
+    case 'Z':
+        return true;
+    case 'z':
+        return pc->count <= 3; /* zzzz is a long zone name */
+    case 'V':
+        return pc->count == 2; /* the JDK's zone id */
+    default:
+        return false;
+    }
+}
+
+/* Numbers that run into each other ("yyyyMMdd") take fixed widths when read. */
+static bool is_numeric(const struct piece *pc)
+{
+    return pc->letter && strchr("yMdHhmsS", pc->letter) && !(pc->letter == 'M' && pc->count >= 3);
+}
+
+static bool next_is_numeric(struct scanner sc)
+{
+    struct piece pc;
+    return next_piece(&sc, &pc) == 1 && is_numeric(&pc);
+}
+
+/* -- formatting (parse_time) -- */
+
+struct out {
+    char *s;
+    size_t len, cap;
+    bool failed;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    if (o->failed) return;
+    if (o->len + n > o->cap) {
+        size_t cap = (o->len + n) * 2 + 16;
+        char *grown = realloc(o->s, cap);
+        if (!grown) {
+            o->failed = true;
+            return;
+        }
+        o->s = grown, o->cap = cap;
+    }
+    memcpy(o->s + o->len, s, n);
+    o->len += n;
+}
+
+static void put_zeros(struct out *o, size_t n)
+{
+    for (; n > 0; n--)
+        put(o, "0", 1);
+}
+
+/* At least `width` digits, zero-padded; a negative number gets a '-' first. */
+static void put_number(struct out *o, int64_t v, size_t width)
+{
+    char digits[24];
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    size_t n = (size_t)snprintf(digits, sizeof digits, "%llu", (unsigned long long)u);
+    if (v < 0) put(o, "-", 1);
+    if (n < width) put_zeros(o, width - n);
+    put(o, digits, n);
+}
+
+/*
+ * Joda prints a fraction of a second with at least `width` digits and as
+ * many more as it knows (milliseconds), without trailing zeros beyond the
+ * width: for 120 ms, S gives "12", SSS "120" and SSSS "1200".
+ */
+static void put_fraction(struct out *o, int millis, size_t width)
+{
+    char d[4];
+    snprintf(d, sizeof d, "%03d", millis);
+    size_t n = 3;
+    while (n > width && n > 1 && d[n - 1] == '0')
+        n--;
+    put(o, d, n);
+    if (n < width) put_zeros(o, width - n);
+}
+
+static void put_offset(struct out *o, int offset_ms, bool has_colon)
+{
+    int minutes = abs(offset_ms) / 60000;
+    char s[16];
+    int n = snprintf(s, sizeof s, "%c%02d%s%02d", offset_ms < 0 ? '-' : '+', minutes / 60,
+                     has_colon ? ":" : "", minutes % 60);
+    put(o, s, (size_t)n);
+}
+
+/* A fixed-offset zone's id is its offset ("+05:30"), as in Joda; zero is "UTC". */
+static void put_zone(struct out *o, int offset_ms)
+{
+    if (offset_ms == 0)
+        put(o, "UTC", 3);
+    else
+        put_offset(o, offset_ms, true);
+}
+
+static void put_name(struct out *o, const char *name, size_t count)
+{
+    put(o, name, count >= 4 ? strlen(name) : 3); /* four letters or more: the full name */
+}
+
+static void print_piece(struct out *o, const struct piece *pc, const struct civil *c, int offset_ms)
+{
+    size_t n = pc->count;
+    switch (pc->letter) {
+    case 0:
+        put(o, &pc->literal, 1);
+        break;
+    case 'G':
+        put(o, c->year > 0 ? "AD" : "BC", 2);
+        break;
+    case 'y':
+        if (n == 2) /* Joda's two-digit year drops the sign */
+            put_number(o, (c->year < 0 ? -c->year : c->year) % 100, 2);
+        else
+            put_number(o, c->year, n);
+        break;
+    case 'M':
+        if (n >= 3)
+            put_name(o, month_names[c->month - 1], n);
+        else
+            put_number(o, c->month, n);
+        break;
+    case 'd':
+        put_number(o, c->day, n);
+        break;
+    case 'E':
+        put_name(o, day_names[c->weekday], n);
+        break;
+    case 'a':
+        put(o, c->hour < 12 ? "AM" : "PM", 2);
+        break;
+    case 'H':
+        put_number(o, c->hour, n);
+        break;
+    case 'h':
+        put_number(o, c->hour % 12 == 0 ? 12 : c->hour % 12, n);
+        break;
+    case 'm':
+        put_number(o, c->minute, n);
+        break;
+    case 's':
+        put_number(o, c->second, n);
+        break;
+    case 'S':
+        put_fraction(o, c->millis, n);
+        break;
+    case 'Z':
+        if (n <= 2)
+            put_offset(o, offset_ms, n == 2);
+        else
+            put_zone(o, offset_ms);
+        break;
+    default: /* z, VV */
+        put_zone(o, offset_ms);
+        break;
+    }
+}
+
+static json_t *format_time(const char *pattern, size_t len, const struct civil *c, int offset_ms)
+{
+    struct scanner sc = {pattern, pattern + len, false};
+    struct out o = {0};
+    struct piece pc;
+    int rc;
+    while ((rc = next_piece(&sc, &pc)) == 1 && is_supported(&pc))
+        print_piece(&o, &pc, c, offset_ms);
+    json_t *r = rc == 0 && !o.failed ? json_stringn(o.s ? o.s : "", o.len) : NULL;
+    free(o.s);
+    return r;
+}
+
+/* -- reading (time_to_epoch, and the timezone argument) -- */
+
+struct reader {
+    const char *p, *end;
+};
+
+static char ascii_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Joda matches literals and names in any case. */
+static bool read_word(struct reader *r, const char *word, size_t len)
+{
+    if ((size_t)(r->end - r->p) < len) return false;
+    for (size_t i = 0; i < len; i++)
+        if (ascii_lower(r->p[i]) != ascii_lower(word[i])) return false;
+    r->p += len;
+    return true;
+}
+
+/* A name, full or in three letters: Joda reads either for MMM and MMMM (EEE, EEEE). */
+static bool read_name(struct reader *r, const char *const *names, int count, int *index)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < count; i++) {
+            if (read_word(r, names[i], pass == 0 ? strlen(names[i]) : 3)) {
+                *index = i;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* One of two words ("AM"/"PM", "BC"/"AD"): which, 0 or 1. */
+static bool read_choice(struct reader *r, const char *first, const char *second, int *which)
+{
+    if (read_word(r, first, strlen(first)))
+        *which = 0;
+    else if (read_word(r, second, strlen(second)))
+        *which = 1;
+    else
+        return false;
+    return true;
+}
+
+/*
+ * 1 to max_digits digits, after a sign if is_signed. Never more than nine:
+ * they hold any field, and "dddddddddddddddddddd" cannot overflow.
+ */
+static bool read_number(struct reader *r, size_t max_digits, bool is_signed, int64_t *out,
+                        size_t *ndigits)
+{
+    if (max_digits > 9) max_digits = 9;
+    const char *p = r->p;
+    bool is_negative = false;
+    if (is_signed && p < r->end && (*p == '-' || *p == '+')) is_negative = *p++ == '-';
+    int64_t v = 0;
+    size_t n = 0;
+    for (; n < max_digits && p < r->end && *p >= '0' && *p <= '9'; n++)
+        v = v * 10 + (*p++ - '0');
+    if (n == 0) return false;
+    r->p = p;
+    *out = is_negative ? -v : v;
+    if (ndigits) *ndigits = n;
+    return true;
+}
+
+static bool read_field(struct reader *r, size_t count, int lo, int hi, int *out)
+{
+    int64_t v;
+    if (!read_number(r, count > 2 ? count : 2, false, &v, NULL) || v < lo || v > hi) return false;
+    *out = (int)v;
+    return true;
+}
+
+/* The year ending in yy within 50 years of the pivot, as Joda reads two-digit years. */
+static int64_t century_of(int64_t yy, int64_t pivot)
+{
+    int64_t base = pivot - 50;
+    return base + ((yy - base) % 100 + 100) % 100;
+}
+
+/*
+ * Years read up to nine digits and a sign, but only `count` digits when a
+ * number follows. yy reads two digits into the century around the pivot;
+ * when no number follows it also takes a longer or signed year as written.
+ */
+static bool read_year(struct reader *r, size_t count, bool before_number, int64_t pivot,
+                      int64_t *year)
+{
+    size_t digits;
+    const char *start = r->p;
+    if (count == 2 && before_number) {
+        if (!read_number(r, 2, false, year, &digits) || digits != 2) return false;
+        *year = century_of(*year, pivot);
+        return true;
+    }
+    if (!read_number(r, before_number ? count : 9, true, year, &digits)) return false;
+    bool is_plain_two = digits == 2 && *start != '-' && *start != '+';
+    if (count == 2 && is_plain_two) *year = century_of(*year, pivot);
+    return true;
+}
+
+/* A fraction of a second in up to nine digits: milliseconds are kept, the rest dropped. */
+static bool read_fraction(struct reader *r, int *millis)
+{
+    int ms = 0;
+    size_t n = 0;
+    for (; n < 9 && r->p < r->end && *r->p >= '0' && *r->p <= '9'; n++, r->p++)
+        if (n < 3) ms = ms * 10 + (*r->p - '0');
+    if (n == 0) return false;
+    for (; n < 3; n++)
+        ms *= 10;
+    *millis = ms;
+    return true;
+}
+
+/*
+ * "+05:30", "+0530", "+05", "-8", or "Z" for zero: Joda reads Z and ZZ
+ * alike, so the JDK's ZZ ("+0000") reads too. Hours stop at 23, as in Joda.
+ */
+static bool read_offset(struct reader *r, int *offset_ms)
+{
+    if (r->p < r->end && *r->p == 'Z') {
+        r->p++;
+        *offset_ms = 0;
+        return true;
+    }
+    if (r->p == r->end || (*r->p != '+' && *r->p != '-')) return false;
+    bool is_negative = *r->p++ == '-';
+    int64_t hours, minutes = 0;
+    size_t digits = 2;
+    if (!read_number(r, 2, false, &hours, NULL)) return false;
+    bool has_colon = r->p < r->end && *r->p == ':';
+    if (has_colon) r->p++;
+    bool has_minutes = read_number(r, 2, false, &minutes, &digits);
+    if (digits != 2 || (has_colon && !has_minutes) || hours > 23 || minutes > 59) return false;
+    int ms = (int)(hours * 60 + minutes) * 60000;
+    *offset_ms = is_negative ? -ms : ms;
+    return true;
+}
+
+/*
+ * A zone: UTC, GMT or Z, a fixed offset, or UTC or GMT and an offset
+ * ("UTC+01:00"). Region names (America/New_York) need the zone database
+ * and its daylight-saving rules: they are not read, so the result is
+ * Undefined.
+ */
+static bool read_zone(struct reader *r, int *offset_ms)
+{
+    *offset_ms = 0;
+    if (read_word(r, "UTC", 3) || read_word(r, "GMT", 3)) {
+        bool has_offset = r->p < r->end && (*r->p == '+' || *r->p == '-');
+        return !has_offset || read_offset(r, offset_ms);
+    }
+    return read_offset(r, offset_ms);
+}
+
+static bool zone_arg(json_t *v, int *offset_ms)
+{
+    if (!json_is_string(v)) return false;
+    struct reader r = {json_string_value(v), json_string_value(v) + json_string_length(v)};
+    return read_zone(&r, offset_ms) && r.p == r.end;
+}
+
+/* What a string gave; -1 for what it did not carry. */
+struct fields {
+    int64_t year;
+    int month, day, hour, minute, second, millis;
+    int hour12, is_pm, weekday, is_ad;
+    int offset_ms;
+};
+
+static bool read_piece(struct reader *r, const struct piece *pc, bool before_number, int64_t pivot,
+                       struct fields *f)
+{
+    size_t n = pc->count;
+    int month;
+    switch (pc->letter) {
+    case 0:
+        return read_word(r, &pc->literal, 1);
+    case 'G':
+        return read_choice(r, "BC", "AD", &f->is_ad);
+    case 'y':
+        return read_year(r, n, before_number, pivot, &f->year);
+    case 'M':
+        if (n < 3) return read_field(r, n, 1, 12, &f->month);
+        if (!read_name(r, month_names, 12, &month)) return false;
+        f->month = month + 1;
+        return true;
+    case 'd':
+        return read_field(r, n, 1, 31, &f->day);
+    case 'E':
+        return read_name(r, day_names, 7, &f->weekday);
+    case 'a':
+        return read_choice(r, "AM", "PM", &f->is_pm);
+    case 'H':
+        return read_field(r, n, 0, 23, &f->hour);
+    case 'h':
+        return read_field(r, n, 1, 12, &f->hour12);
+    case 'm':
+        return read_field(r, n, 0, 59, &f->minute);
+    case 's':
+        return read_field(r, n, 0, 59, &f->second);
+    case 'S':
+        return read_fraction(r, &f->millis);
+    case 'Z':
+        return n <= 2 ? read_offset(r, &f->offset_ms) : read_zone(r, &f->offset_ms);
+    default: /* z, VV */
+        return read_zone(r, &f->offset_ms);
+    }
+}
+
+/*
+ * The fields as an instant. A day name or era that disagrees with the date
+ * makes the string not match. HH wins over h and a, as it does in Joda.
+ */
+static bool resolve(const struct fields *f, int64_t *epoch_ms)
+{
+    int hour = f->hour;
+    if (hour < 0) hour = (f->hour12 >= 0 ? f->hour12 % 12 : 0) + (f->is_pm == 1 ? 12 : 0);
+    if (f->day > days_in_month(f->year, f->month)) return false;
+    int64_t days = days_from_civil(f->year, f->month, f->day);
+    if (f->weekday >= 0 && weekday_of(days) != f->weekday) return false;
+    if (f->is_ad >= 0 && (f->year > 0) != (f->is_ad == 1)) return false;
+    int64_t ms_of_day = ((hour * 60LL + f->minute) * 60 + f->second) * 1000 + f->millis;
+    return !__builtin_mul_overflow(days, MS_PER_DAY, epoch_ms) &&
+           !__builtin_add_overflow(*epoch_ms, ms_of_day - f->offset_ms, epoch_ms);
+}
+
+/* What is absent is 1970-01-01 00:00:00.000 UTC, as Joda starts from the epoch. */
+static bool read_time(const char *text, size_t text_len, const char *pattern, size_t len,
+                      int64_t pivot, int64_t *epoch_ms)
+{
+    struct fields f = {.year = 1970,
+                       .month = 1,
+                       .day = 1,
+                       .hour = -1,
+                       .hour12 = -1,
+                       .is_pm = -1,
+                       .weekday = -1,
+                       .is_ad = -1};
+    struct scanner sc = {pattern, pattern + len, false};
+    struct reader r = {text, text + text_len};
+    struct piece pc;
+    int rc;
+    while ((rc = next_piece(&sc, &pc)) == 1) {
+        if (!is_supported(&pc) || !read_piece(&r, &pc, next_is_numeric(sc), pivot, &f))
+            return false;
+    }
+    return rc == 0 && r.p == r.end && resolve(&f, epoch_ms);
+}
+
+/* parse_time(pattern, epochMillis[, timezone]): the instant as text; UTC by default. */
+static json_t *f_parse_time(json_t **a, size_t n, const struct sql_message *m)
+{
+    (void)m;
+    int64_t ms;
+    int offset_ms = 0;
+    if (!json_is_string(a[0]) || !millis_arg(a[1], &ms)) return NULL;
+    if (n == 3 && !zone_arg(a[2], &offset_ms)) return NULL;
+    if (__builtin_add_overflow(ms, (int64_t)offset_ms, &ms)) return NULL;
+    struct civil c;
+    civil_from_millis(ms, &c);
+    return format_time(json_string_value(a[0]), json_string_length(a[0]), &c, offset_ms);
+}
+
+/*
+ * time_to_epoch(timeString, pattern): epoch milliseconds, an Int. Joda puts
+ * two-digit years within 50 years of "now" less 30; the message's time
+ * stands for now, which keeps the function pure.
+ */
+static json_t *f_time_to_epoch(json_t **a, size_t n, const struct sql_message *m)
+{
+    (void)n;
+    if (!json_is_string(a[0]) || !json_is_string(a[1])) return NULL;
+    struct civil now;
+    civil_from_millis(m->timestamp_ms, &now);
+    int64_t ms;
+    bool ok = read_time(json_string_value(a[0]), json_string_length(a[0]), json_string_value(a[1]),
+                        json_string_length(a[1]), now.year - 30, &ms);
+    return ok ? json_integer(ms) : NULL;
+}
+
 /* ---- the table ---- */
 
 static const struct {
@@ -807,6 +1427,7 @@ static const struct {
     {"ltrim", f_ltrim},     {"md5", f_md5},
     {"mod", f_mod},         {"nanvl", f_nanvl},
     {"newuuid", f_newuuid}, {"numbytes", f_numbytes},
+    {"parse_time", f_parse_time},
     {"power", f_power},     {"principal", f_principal},
     {"rand", f_rand},       {"regexp_matches", f_regexp_matches},
     {"regexp_replace", f_regexp_replace}, {"regexp_substr", f_regexp_substr},
@@ -819,7 +1440,8 @@ static const struct {
     {"sinh", f_sinh},       {"sql_version", f_sql_version},
     {"sqrt", f_sqrt},       {"startswith", f_startswith},
     {"substring", f_substring}, {"tan", f_tan},
-    {"tanh", f_tanh},       {"timestamp", f_timestamp},
+    {"tanh", f_tanh},       {"time_to_epoch", f_time_to_epoch},
+    {"timestamp", f_timestamp},
     {"topic", f_topic},     {"traceid", f_traceid},
     {"trim", f_trim},       {"trunc", f_trunc},
     {"upper", f_upper},

@@ -35,7 +35,7 @@ static const struct sql_function functions[] = {
     {"length", 1, 1},       {"ln", 1, 1},            {"log", 1, 1},
     {"lower", 1, 1},        {"lpad", 2, 2},          {"ltrim", 1, 1},
     {"md5", 1, 1},          {"mod", 2, 2},           {"nanvl", 2, 2},
-    {"newuuid", 0, 0},      {"numbytes", 1, 1},
+    {"newuuid", 0, 0},      {"numbytes", 1, 1},      {"parse_time", 2, 3},
     {"power", 2, 2},        {"principal", 0, 0},     {"rand", 0, 0},
     {"regexp_matches", 2, 2}, {"regexp_replace", 3, 3}, {"regexp_substr", 2, 2},
     {"remainder", 2, 2},    {"replace", 3, 3},       {"round", 1, 1},
@@ -44,7 +44,7 @@ static const struct sql_function functions[] = {
     {"sha512", 1, 1},       {"sign", 1, 1},          {"sin", 1, 1},
     {"sinh", 1, 1},         {"sql_version", 0, 0},   {"sqrt", 1, 1},
     {"startswith", 2, 2},   {"substring", 2, 3},     {"tan", 1, 1},
-    {"tanh", 1, 1},         {"timestamp", 0, 0},
+    {"tanh", 1, 1},         {"time_to_epoch", 2, 2}, {"timestamp", 0, 0},
     {"topic", 0, 1},        {"traceid", 0, 0},       {"trim", 1, 1},
     {"trunc", 2, 2},        {"upper", 1, 1},
 };

@@ -223,6 +223,107 @@ static const struct tcase cases[] = {
     {"SELECT VALUE startswith(temp, 2) FROM '#'", P, "true"},
     {"SELECT VALUE replace('aaa', 'a', '') FROM '#'", "{}", "\"\""},
     {"SELECT VALUE decode('not base64!', 'base64') FROM '#'", "{}", UNDEFINED},
+    /* parse_time: UTC unless a zone is given; Joda pattern letters */
+    {"SELECT VALUE parse_time('yyyy-MM-dd HH:mm:ss', 1577836800000) FROM '#'", "{}",
+     "\"2020-01-01 00:00:00\""},
+    {"SELECT parse_time('yyyy-MM-dd HH:mm', 1577836800000, '+05:30') AS a, "
+     "parse_time('yyyy-MM-dd HH:mm', 1577836800000, '-0800') AS b, "
+     "parse_time('yyyy-MM-dd HH:mm', 1577836800000, 'UTC+3') AS c, "
+     "parse_time('yyyy-MM-dd HH:mm', 1577836800000, 'GMT') AS d FROM '#'",
+     "{}",
+     "{\"a\":\"2020-01-01 05:30\",\"b\":\"2019-12-31 16:00\",\"c\":\"2020-01-01 03:00\","
+     "\"d\":\"2020-01-01 00:00\"}"},
+    {"SELECT VALUE parse_time('HH:mm:ss.SSS', 1577836800123) FROM '#'", "{}", "\"00:00:00.123\""},
+    {"SELECT parse_time('s.S', 1500) AS a, parse_time('s.S', 1120) AS b, "
+     "parse_time('s.SSSS', 1120) AS c FROM '#'",
+     "{}", "{\"a\":\"1.5\",\"b\":\"1.12\",\"c\":\"1.1200\"}"},
+    {"SELECT VALUE parse_time('EEEE yyyy-MM-dd', 1709208000000) FROM '#'", "{}",
+     "\"Thursday 2024-02-29\""},
+    {"SELECT VALUE parse_time('yyyy-MM-dd HH:mm:ss.SSS', -1) FROM '#'", "{}",
+     "\"1969-12-31 23:59:59.999\""},
+    {"SELECT VALUE parse_time('EEE d MMM yyyy', -31536000000) FROM '#'", "{}",
+     "\"Wed 1 Jan 1969\""},
+    {"SELECT VALUE parse_time('yyyy G', -62167219200000) FROM '#'", "{}", "\"0000 BC\""},
+    {"SELECT parse_time('ss.SSS', 1500.9) AS a, parse_time('ss.SSS', -1.5) AS b FROM '#'", "{}",
+     "{\"a\":\"01.500\",\"b\":\"59.999\"}"},
+    {"SELECT parse_time('h:mm a', 1577885400000) AS pm, parse_time('hh a', 1577836800000) AS "
+     "midnight, parse_time('h a', 1577880000000) AS noon FROM '#'",
+     "{}", "{\"pm\":\"1:30 PM\",\"midnight\":\"12 AM\",\"noon\":\"12 PM\"}"},
+    {"SELECT VALUE parse_time('EEEE, d MMMM yyyy (EEE MMM)', 1450396800000) FROM '#'", "{}",
+     "\"Friday, 18 December 2015 (Fri Dec)\""},
+    {"SELECT parse_time(\"yyyy.MM.dd G 'at' HH:mm:ss z\", 100000000) AS utc, "
+     "parse_time(\"yyyy.MM.dd G 'at' HH:mm:ss z\", 100000000, '-06:00') AS cst FROM '#'",
+     "{}",
+     "{\"utc\":\"1970.01.02 AD at 03:46:40 UTC\",\"cst\":\"1970.01.01 AD at 21:46:40 -06:00\"}"},
+    {"SELECT VALUE parse_time(\"h 'o''clock' a, ''yy\", 1577883600000) FROM '#'", "{}",
+     "\"1 o'clock PM, '20\""},
+    {"SELECT parse_time(\"yyyy-MM-dd'T'HH:mm:ssZZ\", 1577836800000, '+05:30') AS a, "
+     "parse_time('HHmm Z', 1577836800000, 'GMT-08:00') AS b, parse_time('Z ZZ', 0) AS c FROM '#'",
+     "{}", "{\"a\":\"2020-01-01T05:30:00+05:30\",\"b\":\"1600 -0800\",\"c\":\"+0000 +00:00\"}"},
+    {"SELECT parse_time('yyyy-MM-dd', ts) AS day FROM '#'", "{\"ts\":1709208000000}",
+     "{\"day\":\"2024-02-29\"}"},
+    {"SELECT parse_time(5, 0) AS a, parse_time('yyyy', 'soon') AS b, parse_time('yyyy', on) AS c, "
+     "parse_time('yyyy', 0, 3) AS d, parse_time('yyyy', 0, '+25:00') AS e, "
+     "parse_time('yyyy', missing) AS f FROM '#'",
+     P, "{}"},
+    {"SELECT VALUE parse_time('yyyy', 0, 'America/New_York') FROM '#'", "{}", UNDEFINED},
+    {"SELECT VALUE parse_time('yyyy-MM-ddTHH', 0) FROM '#'", "{}", UNDEFINED}, /* T unquoted */
+    {"SELECT VALUE parse_time(\"yyyy 'at\", 0) FROM '#'", "{}", UNDEFINED},
+    /* time_to_epoch: milliseconds, an Int; an offset in the string is applied */
+    {"SELECT VALUE time_to_epoch('2020-01-01 00:00:00', 'yyyy-MM-dd HH:mm:ss') FROM '#'", "{}",
+     "1577836800000"},
+    {"SELECT VALUE time_to_epoch('18 December 2015', 'dd MMMM yyyy') FROM '#'", "{}",
+     "1450396800000"},
+    {"SELECT VALUE time_to_epoch('2020-04-03 09:45:18 UTC+01:00', 'yyyy-MM-dd HH:mm:ss VV') FROM "
+     "'#'",
+     "{}", "1585903518000"},
+    {"SELECT VALUE time_to_epoch('2007-12-03 10:15:30.592 America/Los_Angeles', "
+     "'yyyy-MM-dd HH:mm:ss.SSS z') FROM '#'",
+     "{}", UNDEFINED},
+    {"SELECT time_to_epoch('2020-01-01T05:30:00+0530', \"yyyy-MM-dd'T'HH:mm:ssZ\") AS a, "
+     "time_to_epoch('2019-12-31 16:00:00.250 -08:00', 'yyyy-MM-dd HH:mm:ss.SSS ZZ') AS b, "
+     "time_to_epoch('2020-01-01T00:00:00Z', \"yyyy-MM-dd'T'HH:mm:ssZZ\") AS c FROM '#'",
+     "{}", "{\"a\":1577836800000,\"b\":1577836800250,\"c\":1577836800000}"},
+    {"SELECT time_to_epoch('2024-02-29', 'yyyy-MM-dd') AS leap, "
+     "time_to_epoch('2023-02-29', 'yyyy-MM-dd') AS not_leap, "
+     "time_to_epoch('1900-02-29', 'yyyy-MM-dd') AS century, "
+     "time_to_epoch('2000-02-29', 'yyyy-MM-dd') AS y2k FROM '#'",
+     "{}", "{\"leap\":1709164800000,\"y2k\":951782400000}"},
+    {"SELECT time_to_epoch('1969-12-31 23:59:59.999', 'yyyy-MM-dd HH:mm:ss.SSS') AS a, "
+     "time_to_epoch('1969-01-01', 'yyyy-MM-dd') AS b FROM '#'",
+     "{}", "{\"a\":-1,\"b\":-31536000000}"},
+    {"SELECT time_to_epoch('01/02/2020 12:15 AM', 'MM/dd/yyyy hh:mm a') AS am, "
+     "time_to_epoch('1/2/2020 12:15 pm', 'M/d/yyyy h:mm a') AS pm FROM '#'",
+     "{}", "{\"am\":1577924100000,\"pm\":1577967300000}"},
+    {"SELECT time_to_epoch('fri, 18 dec 2015', 'EEE, dd MMM yyyy') AS ok, "
+     "time_to_epoch('Mon, 18 Dec 2015', 'EEE, dd MMM yyyy') AS wrong_day FROM '#'",
+     "{}", "{\"ok\":1450396800000}"},
+    {"SELECT time_to_epoch('20200101', 'yyyyMMdd') AS a, "
+     "time_to_epoch('20200101123000', 'yyyyMMddHHmmss') AS b FROM '#'",
+     "{}", "{\"a\":1577836800000,\"b\":1577881800000}"},
+    {"SELECT VALUE time_to_epoch(\"at 10 o'clock\", \"'at' H 'o''clock'\") FROM '#'", "{}",
+     "36000000"},
+    /* two-digit years fall within 50 years of the message's year less 30 (2023: 1943-2042) */
+    {"SELECT time_to_epoch('01/02/24', 'MM/dd/yy') AS a, "
+     "time_to_epoch('01/01/49', 'MM/dd/yy') AS b, time_to_epoch('2024', 'yy') AS c FROM '#'",
+     "{}", "{\"a\":1704153600000,\"b\":-662688000000,\"c\":1704067200000}"},
+    {"SELECT time_to_epoch('2020-01-01', 'yyyy/MM/dd') AS a, "
+     "time_to_epoch('2020-01-01x', 'yyyy-MM-dd') AS b, "
+     "time_to_epoch('2020-13-01', 'yyyy-MM-dd') AS c, "
+     "time_to_epoch('2020-01-01', 'yyyy-MM-dd HH') AS d, time_to_epoch(20200101, 'yyyyMMdd') AS e, "
+     "time_to_epoch('2020', 5) AS f, time_to_epoch('2020', 'yyyy qq') AS g FROM '#'",
+     "{}", "{}"},
+    /* round trips */
+    {"SELECT time_to_epoch(parse_time(\"yyyy-MM-dd'T'HH:mm:ss.SSSZZ\", 1700000000123, '-03:30'), "
+     "\"yyyy-MM-dd'T'HH:mm:ss.SSSZZ\") AS a, "
+     "time_to_epoch(parse_time('EEEE, d MMMM yyyy h:mm:ss.SSS a Z', -123456789012, 'UTC+11'), "
+     "'EEEE, d MMMM yyyy h:mm:ss.SSS a Z') AS b, "
+     "time_to_epoch(parse_time('yyyy-MM-dd HH:mm:ss.SSS', -62167219200001), "
+     "'yyyy-MM-dd HH:mm:ss.SSS') AS c FROM '#'",
+     "{}", "{\"a\":1700000000123,\"b\":-123456789012,\"c\":-62167219200001}"},
+    {"SELECT VALUE time_to_epoch(parse_time('yyyyMMddHHmmssSSS', timestamp()), "
+     "'yyyyMMddHHmmssSSS') = timestamp() FROM '#'",
+     "{}", "true"},
 };
 
 static json_t *shadow_of(void *ctx, const char *thing, const char *shadow)
@@ -285,10 +386,10 @@ static void test_every_known_function_is_implemented(void **state)
         "ceil", "chr", "clientid", "coalesce", "concat", "cos", "cosh", "decode", "encode",
         "endswith", "exp", "floor", "get", "get_thing_shadow", "indexof", "isnull", "isundefined",
         "length", "ln", "log", "lower", "lpad", "ltrim", "md5", "mod", "nanvl", "newuuid",
-        "numbytes", "power", "principal", "rand", "regexp_matches", "regexp_replace",
+        "numbytes", "parse_time", "power", "principal", "rand", "regexp_matches", "regexp_replace",
         "regexp_substr", "remainder", "replace", "round", "rpad", "rtrim", "sha1", "sha224",
         "sha256", "sha384", "sha512", "sign", "sin", "sinh", "sql_version", "sqrt", "startswith",
-        "substring", "tan", "tanh", "timestamp", "topic", "traceid", "trim", "trunc", "upper"};
+        "substring", "tan", "tanh", "time_to_epoch", "timestamp", "topic", "traceid", "trim", "trunc", "upper"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         bool known = false;
         for (size_t n = 0; n <= 3 && !known; n++) known = sql_function_known(names[i], n, NULL);

@@ -34,6 +34,7 @@ static void test_rendering(void **state)
     expect("alerts/${topic(2)}", "alerts/dev1");
     expect("${topic()}", "sensors/dev1/data");
     expect("${timestamp()}", "1700000000123");
+    expect("logs/${parse_time(\"yyyy/MM/dd\", timestamp(), \"UTC\")}", "logs/2023/11/14");
     expect("rooms/${room}/${id}/${t}", "rooms/hall/7/21.5");
     expect("${replace(topic(), '/', '-')}", "sensors-dev1-data");
     expect("x${missing}y${n}z", "xyz");
