@@ -138,9 +138,11 @@ static json_t *f_sql_version(json_t **a, size_t n, const struct sql_message *m)
 
 static json_t *f_get_thing_shadow(json_t **a, size_t n, const struct sql_message *m)
 {
+    /* (thing, roleArn): the classic shadow; (thing, shadow, roleArn): a named one. The
+     * role means nothing here. */
     if (!m->get_shadow || !json_is_string(a[0]) || !json_is_string(a[1])) return NULL;
-    (void)n; /* the role ARN (third argument) means nothing here */
-    return m->get_shadow(m->ctx, json_string_value(a[0]), json_string_value(a[1]));
+    if (n == 3 && !json_is_string(a[2])) return NULL;
+    return m->get_shadow(m->ctx, json_string_value(a[0]), n == 3 ? json_string_value(a[1]) : "");
 }
 
 /* ---- numbers ---- */

@@ -238,3 +238,20 @@ def test_acknowledged_messages_table_rows_survive_kill_9(broker):
     b.start()
     assert sorted(r[0] for r in rows(b, "ddb_Kept")) == list(range(200))
     assert sorted(r[0] for r in rows(b, "ddb_KeptV2")) == list(range(200))
+
+
+def test_get_thing_shadow_reads_the_local_shadow_store(broker):
+    b = broker
+    rule(b, "ask", "SELECT get_thing_shadow('lamp', 'arn:aws:iam::1:role/r').state.reported.on "
+                   "AS on, get_thing_shadow('lamp', 'cfg', 'arn:aws:iam::1:role/r').state.desired "
+                   "AS cfg FROM 'ask/#'", republish("answer"))
+    wait_loaded(b)
+    sub = listen(b, "s", "answer", "$aws/things/lamp/shadow/name/+/update/accepted",
+                 "$aws/things/lamp/shadow/update/accepted")
+    pub = sender(b)
+    pub.send(publish("$aws/things/lamp/shadow/update", b'{"state": {"reported": {"on": 1}}}'))
+    pub.send(publish("$aws/things/lamp/shadow/name/cfg/update", b'{"state": {"desired": {"lux": 9}}}'))
+    assert {next_publish(sub).topic for _ in range(2)} == {
+        "$aws/things/lamp/shadow/update/accepted", "$aws/things/lamp/shadow/name/cfg/update/accepted"}
+    pub.send(publish("ask/now", b"{}"))
+    assert json.loads(next_publish(sub).payload) == {"on": 1, "cfg": {"lux": 9}}

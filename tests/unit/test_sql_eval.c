@@ -113,6 +113,9 @@ static const struct tcase cases[] = {
     {"SELECT VALUE encode(name, 'hex') FROM '#'", P, UNDEFINED},
     {"SELECT VALUE get_thing_shadow('lamp', 'cfg', 'arn:r') FROM '#'", "{}", "{\"state\":{}}"},
     {"SELECT VALUE get_thing_shadow('none', 'cfg', 'arn:r') FROM '#'", "{}", UNDEFINED},
+    {"SELECT get_thing_shadow('lamp', 'arn:r').state.reported.on AS on FROM '#'", "{}",
+     "{\"on\":1}"},
+    {"SELECT VALUE get_thing_shadow('lamp', 'nope', 'arn:r') FROM '#'", "{}", UNDEFINED},
     /* numbers */
     {"SELECT abs(-3) AS a, abs(-2.5) AS b, ceil(-1.2) AS c, floor(-1.2) AS d FROM '#'", "{}",
      "{\"a\":3,\"b\":2.5,\"c\":-1,\"d\":-2}"},
@@ -329,8 +332,10 @@ static const struct tcase cases[] = {
 static json_t *shadow_of(void *ctx, const char *thing, const char *shadow)
 {
     (void)ctx;
-    return strcmp(thing, "lamp") == 0 && strcmp(shadow, "cfg") == 0 ? json_pack("{s:{}}", "state")
-                                                                      : NULL;
+    if (strcmp(thing, "lamp") != 0) return NULL;
+    if (strcmp(shadow, "cfg") == 0) return json_pack("{s:{}}", "state");
+    if (strcmp(shadow, "") == 0) return json_pack("{s:{s:{s:i}}}", "state", "reported", "on", 1);
+    return NULL;
 }
 
 static void counting(void *ctx, uint8_t *out, size_t n)
