@@ -125,7 +125,8 @@ static void rule_free(struct rule *r)
 {
     free(r->name);
     sql_query_free(r->query);
-    for (size_t i = 0; i < r->nactions; i++) action_free(&r->actions[i]);
+    for (size_t i = 0; i < r->nactions; i++)
+        action_free(&r->actions[i]);
     free(r->actions);
     action_free(&r->error_action);
 }
@@ -133,7 +134,8 @@ static void rule_free(struct rule *r)
 static void rules_free(struct umbra_rules *rs)
 {
     if (!rs) return;
-    for (size_t i = 0; i < rs->n; i++) rule_free(&rs->rules[i]);
+    for (size_t i = 0; i < rs->n; i++)
+        rule_free(&rs->rules[i]);
     free(rs->rules);
     free(rs);
 }
@@ -262,7 +264,8 @@ static bool wants(const struct rule *r, const char *topic, size_t len, bool is_i
 static void random_bytes(void *ctx, uint8_t *out, size_t n)
 {
     (void)ctx;
-    for (size_t i = 0; i < n; i++) out[i] = (uint8_t)rand();
+    for (size_t i = 0; i < n; i++)
+        out[i] = (uint8_t)rand();
 }
 
 /* The AWS error document for errorAction. Caller frees. */
@@ -357,10 +360,10 @@ static const char *put_row(struct umbra_server *s, const struct rule_action *a,
     } else if (!why) {
         payload = json_stringn((const char *)body, blen);
     }
-    json_t *row = why || !payload ? NULL
-                                  : json_pack("{s:o, s:s, s:o, s:b}", "keys", keys, "payloadField",
-                                              a->payload_field, "payload", payload, "delete",
-                                              is_delete);
+    json_t *row = why || !payload
+                      ? NULL
+                      : json_pack("{s:o, s:s, s:o, s:b}", "keys", keys, "payloadField",
+                                  a->payload_field, "payload", payload, "delete", is_delete);
     if (!row) {
         json_decref(keys);
         json_decref(payload);
@@ -387,9 +390,9 @@ static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_me
      * SELECT * of a payload that is not JSON, the payload's own bytes. */
     const struct sql_item *only = r->query->nitems == 1 ? &r->query->items[0] : NULL;
     bool is_raw = !m->json && only && only->expr->kind == SQL_STAR && !only->alias;
-    char *text = is_raw || !result ? NULL
-                                   : json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY |
-                                                            JSON_PRESERVE_ORDER);
+    char *text = is_raw || !result
+                     ? NULL
+                     : json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
     json_decref(result);
     const uint8_t *body = is_raw ? m->payload : (const uint8_t *)(text ? text : "");
     size_t blen = is_raw ? m->payload_len : text ? strlen(text) : 0;
@@ -411,8 +414,10 @@ static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_me
         } else {
             why = republish(s, a, m, body, blen, &topic);
         }
-        const char *resource = is_table ? a->table + 4 : a->kind == ACTION_S3 ? a->bucket
-                               : topic ? topic : "";
+        const char *resource = is_table               ? a->table + 4
+                               : a->kind == ACTION_S3 ? a->bucket
+                               : topic                ? topic
+                                                      : "";
         if (!why) {
             r->succeeded++;
         } else {

@@ -46,17 +46,20 @@ static bool numeric_string(const char *s)
     const char *p = s;
     if (*p == '-') p++;
     if (!isdigit((unsigned char)*p)) return false;
-    while (isdigit((unsigned char)*p)) p++;
+    while (isdigit((unsigned char)*p))
+        p++;
     if (*p == '.') {
         p++;
         if (!isdigit((unsigned char)*p)) return false;
-        while (isdigit((unsigned char)*p)) p++;
+        while (isdigit((unsigned char)*p))
+            p++;
     }
     if (*p == 'e' || *p == 'E') {
         p++;
         if (*p == '-' || *p == '+') p++;
         if (!isdigit((unsigned char)*p)) return false;
-        while (isdigit((unsigned char)*p)) p++;
+        while (isdigit((unsigned char)*p))
+            p++;
     }
     return *p == '\0';
 }
@@ -150,9 +153,15 @@ static json_t *arithmetic(enum sql_op op, const json_t *x, const json_t *y)
     }
     double p = sql_number_value(a), q = sql_number_value(b), d;
     switch (op) {
-    case SQL_OP_ADD: d = p + q; break;
-    case SQL_OP_SUB: d = p - q; break;
-    case SQL_OP_MUL: d = p * q; break;
+    case SQL_OP_ADD:
+        d = p + q;
+        break;
+    case SQL_OP_SUB:
+        d = p - q;
+        break;
+    case SQL_OP_MUL:
+        d = p * q;
+        break;
     case SQL_OP_DIV:
         if (q == 0) goto out;
         d = p / q;
@@ -224,7 +233,10 @@ static json_t *compare(enum sql_op op, const json_t *x, const json_t *y)
     json_t *a = sql_to_number(x), *b = sql_to_number(y), *r = NULL;
     if (a && b) {
         double p = sql_number_value(a), q = sql_number_value(b);
-        int c = op == SQL_OP_LT ? p < q : op == SQL_OP_LE ? p <= q : op == SQL_OP_GT ? p > q : p >= q;
+        int c = op == SQL_OP_LT   ? p < q
+                : op == SQL_OP_LE ? p <= q
+                : op == SQL_OP_GT ? p > q
+                                  : p >= q;
         r = json_boolean(c);
     }
     json_decref(a);

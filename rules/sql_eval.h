@@ -23,12 +23,12 @@ struct sql_message {
     size_t topic_len;
     const uint8_t *payload;
     size_t payload_len;
-    const json_t *json;      /* the payload parsed, or NULL when it is not JSON */
-    const char *client_id;   /* NULL: not published over MQTT (clientid() is "n/a") */
-    const char *principal;   /* certificate id, or NULL */
+    const json_t *json;    /* the payload parsed, or NULL when it is not JSON */
+    const char *client_id; /* NULL: not published over MQTT (clientid() is "n/a") */
+    const char *principal; /* certificate id, or NULL */
     const char *account_id;
-    const char *trace_id;    /* NULL: traceid() is Undefined */
-    int64_t timestamp_ms;    /* timestamp() */
+    const char *trace_id; /* NULL: traceid() is Undefined */
+    int64_t timestamp_ms; /* timestamp() */
     /* get_thing_shadow(thing, shadow): a new reference to the document, or NULL. */
     json_t *(*get_shadow)(void *ctx, const char *thing, const char *shadow);
     /* newuuid(): fill out with n random bytes. */
