@@ -50,6 +50,7 @@ struct rule_action {
 struct rule {
     char *name;
     struct sql_query *query;
+    bool is_star; /* SELECT * (no alias): the body is the whole payload */
     struct rule_action *actions;
     size_t nactions;
     struct rule_action error_action; /* type NULL when there is none */
@@ -185,6 +186,9 @@ static void on_rule(void *ctx, const char *name, const char *payload)
     if (!rc && !(r.name = strdup(name))) rc = UMBRA_ENOMEM;
     if (!rc && (rc = sql_parse(sql, strlen(sql), &r.query, &err)))
         log_error("rule %s: %s", name, err.message);
+    if (!rc)
+        r.is_star = !r.query->is_value && r.query->nitems == 1 &&
+                    r.query->items[0].expr->kind == SQL_STAR && !r.query->items[0].alias;
     json_t *actions = json_object_get(p, "actions");
     size_t n = json_array_size(actions);
     if (!rc && n && !(r.actions = calloc(n, sizeof *r.actions))) rc = UMBRA_ENOMEM;
@@ -377,10 +381,21 @@ static const char *put_row(struct umbra_server *s, const struct rule_action *a,
     return rc == UMBRA_ELIMIT ? "the table sink's queue is full" : rc ? "out of memory" : NULL;
 }
 
-static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_message *m)
+#define BODY_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)
+
+/* What the rules of one message share: the SELECT * body, made once. */
+struct message_bodies {
+    char *star; /* the payload's JSON, re-encoded; NULL until a SELECT * rule matched */
+};
+
+static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_message *m,
+                     struct message_bodies *shared)
 {
     json_t *result = NULL;
-    int rc = sql_evaluate(r->query, m, &result);
+    char *text = NULL;
+    /* SELECT * selects the payload itself: only WHERE needs evaluating, and
+     * every such rule sends the same JSON, encoded once per message. */
+    int rc = r->is_star ? sql_where(r->query, m) : sql_evaluate(r->query, m, &result);
     if (rc <= 0) {
         if (rc < 0) log_error("rule %s: out of memory", r->name);
         return;
@@ -388,14 +403,17 @@ static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_me
     r->matched++;
     /* The body every action sends: the SELECT result as JSON, or for
      * SELECT * of a payload that is not JSON, the payload's own bytes. */
-    const struct sql_item *only = r->query->nitems == 1 ? &r->query->items[0] : NULL;
-    bool is_raw = !m->json && only && only->expr->kind == SQL_STAR && !only->alias;
-    char *text = is_raw || !result
-                     ? NULL
-                     : json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+    bool is_raw = r->is_star && !m->json;
+    const char *json_body = NULL;
+    if (r->is_star && m->json) {
+        if (!shared->star) shared->star = json_dumps(m->json, BODY_FLAGS);
+        json_body = shared->star;
+    } else if (!is_raw && result) {
+        json_body = text = json_dumps(result, BODY_FLAGS);
+    }
     json_decref(result);
-    const uint8_t *body = is_raw ? m->payload : (const uint8_t *)(text ? text : "");
-    size_t blen = is_raw ? m->payload_len : text ? strlen(text) : 0;
+    const uint8_t *body = is_raw ? m->payload : (const uint8_t *)(json_body ? json_body : "");
+    size_t blen = is_raw ? m->payload_len : json_body ? strlen(json_body) : 0;
     json_t *failures = json_array();
     for (size_t i = 0; i < r->nactions; i++) {
         const struct rule_action *a = &r->actions[i];
@@ -475,6 +493,7 @@ static void run_message(struct umbra_server *s, const char *topic, size_t len,
                             .account_id = registry_account(s->registry),
                             .timestamp_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
                             .random = random_bytes};
+    struct message_bodies shared = {NULL};
     /* By index: a republish may reload nothing, but keep no pointer across it. */
     for (size_t i = 0; s->rules && i < s->rules->n; i++) {
         struct rule *r = &s->rules->rules[i];
@@ -484,8 +503,9 @@ static void run_message(struct umbra_server *s, const char *topic, size_t len,
             parsed = true;
             m.json = json;
         }
-        run_rule(s, r, &m);
+        run_rule(s, r, &m, &shared);
     }
+    free(shared.star);
     json_decref(json);
 }
 

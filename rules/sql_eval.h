@@ -46,6 +46,9 @@ json_t *sql_eval(const struct sql_node *n, const struct sql_message *m);
  */
 int sql_evaluate(const struct sql_query *q, const struct sql_message *m, json_t **out);
 
+/* WHERE alone: 1 when it is absent or true, else 0 (false, Undefined). */
+int sql_where(const struct sql_query *q, const struct sql_message *m);
+
 /* Is this value true as a condition (true, or the string "true" in any case)? */
 int sql_is_true(const json_t *v);
 
