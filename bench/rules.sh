@@ -25,9 +25,9 @@
 # one republish on each of out/r1..out/r10 (needs mosquitto_sub/_pub; skipped
 # without them). Prints a table of medians and the ratio rules10 / none;
 # RESULTS.md gets it in Markdown. Everything listens on 127.0.0.1; every
-# process started here is stopped on exit. About 2.5 minutes. Environment:
+# process started here is stopped on exit. About 2 minutes. Environment:
 #   ROUNDS=N           rounds (3), medians over them
-#   WARMUP=S DURATION=S DRAIN=S   seconds per run (1, 4, 1)
+#   WARMUP=S DURATION=S DRAIN=S   whole seconds per run (1, 4, 1)
 #   RATE=R             paced runs at R msgs/s in all (200000); 0 = no paced runs
 #   BROKERS="umbrad mosquitto"    mosquitto may be left out
 #   RAW=FILE           also keep every run's JSON line
