@@ -6,6 +6,7 @@
 #   make fuzz             run every libFuzzer target for FUZZ_SECONDS each
 #   make bench            side-by-side benchmark against mosquitto (bench/run.sh)
 #   make bench-shadow     device shadow updates per second and latency (bench/shadow.sh)
+#   make bench-rules      what 10 topic rules cost on the publish path (bench/rules.sh)
 
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
@@ -52,7 +53,7 @@ DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev mosquitto-clients python3 op
              python3-paho-mqtt python3-pytest python3-cryptography postgresql
 DEB_BENCH := mosquitto
 
-.PHONY: all deps deps-bench run test unit e2e fuzz fuzz-build bench bench-tls bench-shadow clean format
+.PHONY: all deps deps-bench run test unit e2e fuzz fuzz-build bench bench-tls bench-shadow bench-rules clean format
 
 all: $(LIB) $(PROGS)
 
@@ -112,6 +113,10 @@ bench-tls: deps-bench
 bench-shadow: deps
 	@$(MAKE) --no-print-directory all
 	@sh bench/shadow.sh $(BUILD)
+
+bench-rules: deps-bench
+	@$(MAKE) --no-print-directory all
+	@sh bench/rules.sh $(BUILD)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

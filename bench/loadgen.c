@@ -19,10 +19,13 @@
  *    bound anything: a broker acknowledges on receipt, so the subscriber's
  *    queue would grow until the broker's queue limit discards messages.
  *  - Each payload starts with the CLOCK_MONOTONIC send time, the publisher
- *    number and a sequence number. Subscribers read in large chunks, record
- *    end-to-end latency in a log-linear histogram, mark each sequence number
- *    in a bitmap (lost, duplicate and reordered messages are counted) and
- *    acknowledge QoS 1 with one write per read.
+ *    number and a sequence number. With --payload-json it is instead a JSON
+ *    object of fixed layout that carries the same three numbers, plus a
+ *    temperature above 90 in exactly one message in ten and the publisher's
+ *    device name, for rules whose WHERE reads the payload. Subscribers read
+ *    in large chunks, record end-to-end latency in a log-linear histogram,
+ *    mark each sequence number in a bitmap (lost, duplicate and reordered
+ *    messages are counted) and acknowledge QoS 1 with one write per read.
  *  - Run phases: connect, warm-up, measured window, drain (publishing has
  *    stopped; wait for what is still in flight), report. A deadline timer
  *    bounds the whole run.
@@ -66,6 +69,7 @@ struct opts {
     int port, publishers, subscribers, payload, window, qos, connections, parallel, sndbuf;
     double rate, duration, warmup, drain, hold;
     int broker_pid;
+    bool payload_json;
 };
 
 /* A growable byte buffer; grows only when a packet does not fit. */
@@ -144,6 +148,19 @@ static uv_timer_t phase_timer, tick_timer, deadline_timer;
 
 static uint8_t *msg_tmpl; /* one encoded PUBLISH, payload filled with 'x' */
 static size_t msg_len, msg_hdr_len, msg_pid_off;
+
+/*
+ * --payload-json: every payload is this object, padded with spaces to
+ * --payload bytes. Numbers are right-aligned in fixed-width fields (JSON
+ * allows the spaces before a value), so a publisher writes digits at fixed
+ * offsets into the template and a subscriber reads them back from there.
+ */
+#define JSON_SEQ_W 10
+#define JSON_TEMP_W 5 /* "dd.d" right-aligned */
+#define JSON_DEV_W 4  /* "dev-0003": the publisher number, zero-padded */
+#define JSON_T_W 20
+#define JSON_PUB_W 5
+static size_t json_seq_off, json_temp_off, json_dev_off, json_t_off, json_pub_off, json_len;
 
 static uint64_t load_start_ns, win_start_ns, win_end_ns, last_rx_ns, drain_end_ns;
 static uint64_t connect_start_ns, connect_end_ns;
@@ -417,6 +434,50 @@ static uint16_t take_pid(struct client *cl)
     }
 }
 
+/* v right-aligned in width characters, spaces before it. */
+static void put_num(uint8_t *p, int width, uint64_t v, char fill)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = v || i == width - 1 ? (uint8_t)('0' + v % 10) : (uint8_t)fill;
+        v /= 10;
+    }
+}
+
+/* Tenths of a degree: above 90.0 for exactly one sequence number in ten
+ * (shifted per publisher), spread over 20.0..89.9 otherwise. */
+static unsigned temperature_tenths(uint32_t pub, uint32_t seq)
+{
+    uint32_t h = (seq + pub) * 2654435761u;
+    if ((seq + pub * 3) % 10 == 0) return 901 + (h >> 8) % 99; /* 90.1..99.9 */
+    return 200 + (h >> 8) % 700;                               /* 20.0..89.9 */
+}
+
+static void put_json_payload(uint8_t *pl, uint64_t t, uint32_t pub, uint32_t seq)
+{
+    put_num(pl + json_seq_off, JSON_SEQ_W, seq, ' ');
+    unsigned tt = temperature_tenths(pub, seq);
+    put_num(pl + json_temp_off, JSON_TEMP_W - 2, tt / 10, ' ');
+    pl[json_temp_off + JSON_TEMP_W - 2] = '.';
+    pl[json_temp_off + JSON_TEMP_W - 1] = (uint8_t)('0' + tt % 10);
+    put_num(pl + json_dev_off, JSON_DEV_W, pub, '0');
+    put_num(pl + json_t_off, JSON_T_W, t, ' ');
+    put_num(pl + json_pub_off, JSON_PUB_W, pub, ' ');
+}
+
+/* The number in a fixed-width field, or false when it holds none. */
+static bool get_num(const uint8_t *p, int width, uint64_t *v)
+{
+    int i = 0;
+    while (i < width && p[i] == ' ')
+        i++;
+    if (i == width) return false;
+    for (*v = 0; i < width; i++) {
+        if (p[i] < '0' || p[i] > '9') return false;
+        *v = *v * 10 + (uint64_t)(p[i] - '0');
+    }
+    return true;
+}
+
 /* Append n PUBLISH packets to the buffer being filled. */
 static void append_publishes(struct client *cl, size_t n)
 {
@@ -433,9 +494,13 @@ static void append_publishes(struct client *cl, size_t n)
             cl->inflight++;
         }
         uint8_t *pl = p + msg_hdr_len;
-        memcpy(pl, &t, 8);
-        memcpy(pl + 8, &pub, 4);
-        memcpy(pl + 12, &cl->seq, 4);
+        if (o.payload_json) {
+            put_json_payload(pl, t, pub, cl->seq);
+        } else {
+            memcpy(pl, &t, 8);
+            memcpy(pl + 8, &pub, 4);
+            memcpy(pl + 12, &cl->seq, 4);
+        }
         cl->seq++;
     }
     b->len += n * msg_len;
@@ -491,13 +556,25 @@ static void on_subscriber_publish(struct client *cl, const struct mqtt_publish *
 {
     uint64_t sent_at;
     uint32_t from, seq;
-    if (pub->payload.len < PAYLOAD_MIN) {
+    if (o.payload_json) {
+        const uint8_t *pl = pub->payload.ptr;
+        uint64_t f, q;
+        if (pub->payload.len < json_len || !get_num(pl + json_t_off, JSON_T_W, &sent_at) ||
+            !get_num(pl + json_pub_off, JSON_PUB_W, &f) ||
+            !get_num(pl + json_seq_off, JSON_SEQ_W, &q) || f > UINT32_MAX || q > UINT32_MAX) {
+            bad_packets++;
+            return;
+        }
+        from = (uint32_t)f;
+        seq = (uint32_t)q;
+    } else if (pub->payload.len < PAYLOAD_MIN) {
         bad_packets++;
         return;
+    } else {
+        memcpy(&sent_at, pub->payload.ptr, 8);
+        memcpy(&from, pub->payload.ptr + 8, 4);
+        memcpy(&seq, pub->payload.ptr + 12, 4);
     }
-    memcpy(&sent_at, pub->payload.ptr, 8);
-    memcpy(&from, pub->payload.ptr + 8, 4);
-    memcpy(&seq, pub->payload.ptr + 12, 4);
     if (from >= (uint32_t)npub) {
         bad_packets++;
         return;
@@ -843,7 +920,8 @@ static void print_load_report(void)
     for (int i = 0; i < nclients; i++)
         if (clients[i].role == ROLE_PUB) unacked += clients[i].inflight;
     printf("{\"scenario\":\"%s\",\"qos\":%d,\"publishers\":%d,\"subscribers\":%d,\"payload\":%d,"
-           "\"rate\":%.0f,\"window\":%d,\"sndbuf\":%d,\"seconds\":%.3f,\"sent\":%llu,\"received\":%"
+           "\"payload_json\":%s,\"rate\":%.0f,\"window\":%d,\"sndbuf\":%d,\"seconds\":%.3f,"
+           "\"sent\":%llu,\"received\":%"
            "llu,"
            "\"msgs_per_sec\":%.0f,\"sent_per_sec\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
            "\"max_us\":%.1f,\"sent_total\":%llu,\"received_total\":%llu,\"lost\":%llu,"
@@ -851,8 +929,9 @@ static void print_load_report(void)
            "\"broker_cpu_pct\":%.1f,\"broker_rss_kb\":%ld,\"broker_hwm_kb\":%ld,"
            "\"loadgen_cpu_pct\":%.1f,\"host_busy_pct\":%.1f,\"host_steal_pct\":%.1f,"
            "\"errors\":%llu}\n",
-           o.scenario, o.qos, npub, nsub, o.payload, o.rate > 0 ? o.rate : 0, o.qos ? o.window : 0,
-           o.sndbuf, secs, (unsigned long long)win_sent, (unsigned long long)win_received,
+           o.scenario, o.qos, npub, nsub, o.payload, o.payload_json ? "true" : "false",
+           o.rate > 0 ? o.rate : 0, o.qos ? o.window : 0, o.sndbuf, secs,
+           (unsigned long long)win_sent, (unsigned long long)win_received,
            secs > 0 ? (double)win_received / secs : 0, secs > 0 ? (double)win_sent / secs : 0,
            percentile_us(0.50), percentile_us(0.99), max_us(), (unsigned long long)sent_total,
            (unsigned long long)received_total,
@@ -916,6 +995,10 @@ static void usage(int status)
             "  --publishers N       --subscribers N   override the scenario's counts\n"
             "  --qos 0|1            override the scenario's QoS\n"
             "  --payload BYTES      payload size, 16..65000 [128]\n"
+            "  --payload-json       JSON payloads, padded to --payload bytes (at least 95):\n"
+            "                       "
+            "{\"seq\":N,\"temperature\":T,\"device\":\"dev-K\",\"t\":NS,\"pub\":K};\n"
+            "                       T > 90 in one message in ten, else 20.0..89.9\n"
             "  --window W           QoS 1 messages in flight per publisher [100]\n"
             "  --rate R             total msg/s over all publishers, written every 1 ms;\n"
             "                       0 = as fast as flow control allows\n"
@@ -984,6 +1067,10 @@ static void parse(int argc, char **argv)
         const char *k = argv[i];
         if (!strcmp(k, "--help") || !strcmp(k, "-h")) usage(0);
         if (!strcmp(k, "--free-port")) exit(free_port());
+        if (!strcmp(k, "--payload-json")) {
+            o.payload_json = true;
+            continue;
+        }
         if (i + 1 >= argc) usage(2);
         const char *v = argv[++i];
         if (!strcmp(k, "--host"))
@@ -1079,10 +1166,46 @@ static int probe(double seconds)
 
 /* ---- setup -------------------------------------------------------------- */
 
+/* The --payload-json layout at p (NULL: only measure it); its length. */
+static size_t json_layout(char *p)
+{
+    static const struct {
+        const char *text;
+        int width;
+        size_t *off;
+    } parts[] = {
+        {"{\"seq\":", JSON_SEQ_W, &json_seq_off},
+        {",\"temperature\":", JSON_TEMP_W, &json_temp_off},
+        {",\"device\":\"dev-", JSON_DEV_W, &json_dev_off},
+        {"\",\"t\":", JSON_T_W, &json_t_off},
+        {",\"pub\":", JSON_PUB_W, &json_pub_off},
+        {"}", 0, NULL},
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        size_t tl = strlen(parts[i].text);
+        if (p) memcpy(p + n, parts[i].text, tl);
+        n += tl;
+        if (parts[i].off) *parts[i].off = n;
+        if (p) memset(p + n, '0', (size_t)parts[i].width);
+        n += (size_t)parts[i].width;
+    }
+    return n;
+}
+
 static void build_template(void)
 {
     uint8_t *payload = xrealloc(NULL, (size_t)o.payload);
-    memset(payload, 'x', (size_t)o.payload);
+    memset(payload, o.payload_json ? ' ' : 'x', (size_t)o.payload);
+    if (o.payload_json) {
+        json_len = json_layout(NULL);
+        if ((size_t)o.payload < json_len) {
+            fprintf(stderr, "loadgen: --payload-json needs --payload %zu or more\n", json_len);
+            exit(2);
+        }
+        json_layout((char *)payload);
+        put_json_payload(payload, 0, 0, 0);
+    }
     struct mqtt_publish pub = {.qos = (uint8_t)o.qos,
                                .topic = {o.topic, (uint16_t)strlen(o.topic)},
                                .packet_id = o.qos ? 1 : 0,

@@ -65,6 +65,7 @@ struct rule_action {
 struct rule {
     struct rule_stats *stats; /* stats->name is the rule's name */
     struct sql_query *query;
+    bool is_star; /* SELECT * (no alias): the body is the whole payload */
     struct rule_action *actions;
     size_t nactions;
     struct rule_action error_action;

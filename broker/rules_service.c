@@ -89,6 +89,9 @@ static void on_rule(void *ctx, const char *name, const char *payload)
     if (!rc && !(r.stats = stats_for(l->s, name))) rc = UMBRA_ENOMEM;
     if (!rc && (rc = sql_parse(sql, strlen(sql), &r.query, &err)))
         log_error("rule %s: %s", name, err.message);
+    if (!rc)
+        r.is_star = !r.query->is_value && r.query->nitems == 1 &&
+                    r.query->items[0].expr->kind == SQL_STAR && !r.query->items[0].alias;
     json_t *actions = json_object_get(p, "actions");
     size_t n = json_array_size(actions);
     if (!rc && n && !(r.actions = calloc(n, sizeof *r.actions))) rc = UMBRA_ENOMEM;
@@ -305,10 +308,21 @@ void rules_run_error_action(struct umbra_server *s, const struct rule_stats *sta
     run_end_turn(s, run);
 }
 
-static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_message *m)
+#define BODY_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)
+
+/* What the rules of one message share: the SELECT * body, made once. */
+struct message_bodies {
+    char *star; /* the payload's JSON, re-encoded; NULL until a SELECT * rule matched */
+};
+
+static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_message *m,
+                     struct message_bodies *shared)
 {
     json_t *result = NULL;
-    int rc = sql_evaluate(r->query, m, &result);
+    char *text = NULL;
+    /* SELECT * selects the payload itself: only WHERE needs evaluating, and
+     * every such rule sends the same JSON, encoded once per message. */
+    int rc = r->is_star ? sql_where(r->query, m) : sql_evaluate(r->query, m, &result);
     if (rc <= 0) {
         if (rc < 0) log_error("rule %s: out of memory", r->stats->name);
         return;
@@ -316,14 +330,17 @@ static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_me
     r->stats->matched++;
     /* The body every action sends: the SELECT result as JSON, or for
      * SELECT * of a payload that is not JSON, the payload's own bytes. */
-    const struct sql_item *only = r->query->nitems == 1 ? &r->query->items[0] : NULL;
-    bool is_raw = !m->json && only && only->expr->kind == SQL_STAR && !only->alias;
-    char *text = is_raw || !result
-                     ? NULL
-                     : json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+    bool is_raw = r->is_star && !m->json;
+    const char *json_body = NULL;
+    if (r->is_star && m->json) {
+        if (!shared->star) shared->star = json_dumps(m->json, BODY_FLAGS);
+        json_body = shared->star;
+    } else if (!is_raw && result) {
+        json_body = text = json_dumps(result, BODY_FLAGS);
+    }
     json_decref(result);
-    const uint8_t *body = is_raw ? m->payload : (const uint8_t *)(text ? text : "");
-    size_t blen = is_raw ? m->payload_len : text ? strlen(text) : 0;
+    const uint8_t *body = is_raw ? m->payload : (const uint8_t *)(json_body ? json_body : "");
+    size_t blen = is_raw ? m->payload_len : json_body ? strlen(json_body) : 0;
     struct rule_run *run = run_new(r->stats, r->has_error_action, false);
     if (!run) {
         log_error("rule %s: out of memory", r->stats->name);
@@ -358,6 +375,7 @@ static void run_message(struct umbra_server *s, const char *topic, size_t len,
                             .get_shadow = get_shadow,
                             .random = random_bytes,
                             .ctx = s};
+    struct message_bodies shared = {NULL};
     /* By index: a republish may reload nothing, but keep no pointer across it. */
     for (size_t i = 0; s->rules && i < s->rules->n; i++) {
         struct rule *r = &s->rules->rules[i];
@@ -369,8 +387,9 @@ static void run_message(struct umbra_server *s, const char *topic, size_t len,
             make_trace_id(trace_id);
             m.trace_id = trace_id;
         }
-        run_rule(s, r, &m);
+        run_rule(s, r, &m, &shared);
     }
+    free(shared.star);
     json_decref(json);
 }
 

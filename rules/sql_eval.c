@@ -46,17 +46,20 @@ static bool numeric_string(const char *s)
     const char *p = s;
     if (*p == '-') p++;
     if (!isdigit((unsigned char)*p)) return false;
-    while (isdigit((unsigned char)*p)) p++;
+    while (isdigit((unsigned char)*p))
+        p++;
     if (*p == '.') {
         p++;
         if (!isdigit((unsigned char)*p)) return false;
-        while (isdigit((unsigned char)*p)) p++;
+        while (isdigit((unsigned char)*p))
+            p++;
     }
     if (*p == 'e' || *p == 'E') {
         p++;
         if (*p == '-' || *p == '+') p++;
         if (!isdigit((unsigned char)*p)) return false;
-        while (isdigit((unsigned char)*p)) p++;
+        while (isdigit((unsigned char)*p))
+            p++;
     }
     return *p == '\0';
 }
@@ -150,9 +153,15 @@ static json_t *arithmetic(enum sql_op op, const json_t *x, const json_t *y)
     }
     double p = sql_number_value(a), q = sql_number_value(b), d;
     switch (op) {
-    case SQL_OP_ADD: d = p + q; break;
-    case SQL_OP_SUB: d = p - q; break;
-    case SQL_OP_MUL: d = p * q; break;
+    case SQL_OP_ADD:
+        d = p + q;
+        break;
+    case SQL_OP_SUB:
+        d = p - q;
+        break;
+    case SQL_OP_MUL:
+        d = p * q;
+        break;
     case SQL_OP_DIV:
         if (q == 0) goto out;
         d = p / q;
@@ -217,16 +226,23 @@ int sql_equal(const json_t *a, const json_t *b)
     return json_equal(a, b);
 }
 
+static json_t *order(enum sql_op op, double p, double q)
+{
+    return json_boolean(op == SQL_OP_LT   ? p < q
+                        : op == SQL_OP_LE ? p <= q
+                        : op == SQL_OP_GT ? p > q
+                                          : p >= q);
+}
+
 static json_t *compare(enum sql_op op, const json_t *x, const json_t *y)
 {
     if (op == SQL_OP_EQ) return json_boolean(sql_equal(x, y));
     if (op == SQL_OP_NE) return json_boolean(!sql_equal(x, y));
+    /* The usual WHERE (a field against a number literal) converts nothing. */
+    if (json_is_number(x) && json_is_number(y))
+        return order(op, sql_number_value(x), sql_number_value(y));
     json_t *a = sql_to_number(x), *b = sql_to_number(y), *r = NULL;
-    if (a && b) {
-        double p = sql_number_value(a), q = sql_number_value(b);
-        int c = op == SQL_OP_LT ? p < q : op == SQL_OP_LE ? p <= q : op == SQL_OP_GT ? p > q : p >= q;
-        r = json_boolean(c);
-    }
+    if (a && b) r = order(op, sql_number_value(a), sql_number_value(b));
     json_decref(a);
     json_decref(b);
     return r;
@@ -472,15 +488,19 @@ static int set_path(json_t *o, const char *path, json_t *v)
     return json_object_set_new(o, path, v) ? UMBRA_ENOMEM : 0;
 }
 
+int sql_where(const struct sql_query *q, const struct sql_message *m)
+{
+    if (!q->where) return 1;
+    json_t *w = sql_eval(q->where, m);
+    int ok = json_is_true(w) || (json_is_string(w) && sql_is_true(w));
+    json_decref(w);
+    return ok;
+}
+
 int sql_evaluate(const struct sql_query *q, const struct sql_message *m, json_t **out)
 {
     *out = NULL;
-    if (q->where) {
-        json_t *w = sql_eval(q->where, m);
-        int ok = json_is_true(w) || (json_is_string(w) && sql_is_true(w));
-        json_decref(w);
-        if (!ok) return 0;
-    }
+    if (!sql_where(q, m)) return 0;
     if (q->is_value) {
         *out = sql_eval(q->items[0].expr, m);
         return 1;

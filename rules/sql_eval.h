@@ -23,12 +23,12 @@ struct sql_message {
     size_t topic_len;
     const uint8_t *payload;
     size_t payload_len;
-    const json_t *json;      /* the payload parsed, or NULL when it is not JSON */
-    const char *client_id;   /* NULL: not published over MQTT (clientid() is "n/a") */
-    const char *principal;   /* certificate id, or NULL */
+    const json_t *json;    /* the payload parsed, or NULL when it is not JSON */
+    const char *client_id; /* NULL: not published over MQTT (clientid() is "n/a") */
+    const char *principal; /* certificate id, or NULL */
     const char *account_id;
-    const char *trace_id;    /* NULL: traceid() is Undefined */
-    int64_t timestamp_ms;    /* timestamp() */
+    const char *trace_id; /* NULL: traceid() is Undefined */
+    int64_t timestamp_ms; /* timestamp() */
     /* get_thing_shadow(thing, shadow): a new reference to the document, or NULL. */
     json_t *(*get_shadow)(void *ctx, const char *thing, const char *shadow);
     /* newuuid(): fill out with n random bytes. */
@@ -45,6 +45,9 @@ json_t *sql_eval(const struct sql_node *n, const struct sql_message *m);
  * when Undefined); else returns 0. Returns UMBRA_ENOMEM if memory ran out.
  */
 int sql_evaluate(const struct sql_query *q, const struct sql_message *m, json_t **out);
+
+/* WHERE alone: 1 when it is absent or true, else 0 (false, Undefined). */
+int sql_where(const struct sql_query *q, const struct sql_message *m);
 
 /* Is this value true as a condition (true, or the string "true" in any case)? */
 int sql_is_true(const json_t *v);
