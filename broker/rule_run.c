@@ -34,7 +34,7 @@ static int keep_message(struct rule_run *run)
     const struct sql_message *m = run->msg;
     if (!run->failures || run->copy_topic || !m) return 0;
     run->copy = *m;
-    run->copy.json = NULL; /* parsed again if the errorAction's templates need it */
+    run->copy.doc = NULL; /* scanned again if the errorAction's templates need it */
     run->copy_topic = malloc(m->topic_len + 1);
     run->copy_payload = malloc(m->payload_len ? m->payload_len : 1);
     run->copy_client_id = copy_string(m->client_id);
@@ -45,10 +45,13 @@ static int keep_message(struct rule_run *run)
     memcpy(run->copy_topic, m->topic, m->topic_len);
     run->copy_topic[m->topic_len] = '\0';
     memcpy(run->copy_payload, m->payload, m->payload_len);
-    if (m->trace_id) {
-        snprintf(run->copy_trace_id, sizeof run->copy_trace_id, "%s", m->trace_id);
+    /* The error document names the message's trace id: make it now. */
+    const char *trace = sql_trace_id(m);
+    if (trace) {
+        snprintf(run->copy_trace_id, sizeof run->copy_trace_id, "%s", trace);
         run->copy.trace_id = run->copy_trace_id;
     }
+    run->copy.trace_buf = NULL;
     run->copy.topic = run->copy_topic;
     run->copy.payload = run->copy_payload;
     run->copy.client_id = run->copy_client_id;
@@ -146,10 +149,10 @@ static char *error_document(const char *rule, const struct sql_message *m, json_
 static void send_error_document(struct umbra_server *s, struct rule_run *run)
 {
     struct sql_message *m = run->msg ? NULL : &run->copy;
-    json_t *json = NULL;
+    struct sql_doc payload;
     if (m) {
-        json = json_loadb((const char *)m->payload, m->payload_len, JSON_DECODE_ANY, NULL);
-        m->json = json;
+        sql_doc_init(&payload, m->payload, m->payload_len);
+        m->doc = &payload;
     }
     const struct sql_message *msg = m ? m : run->msg;
     char *doc = error_document(run->stats->name, msg, run->failures);
@@ -158,7 +161,7 @@ static void send_error_document(struct umbra_server *s, struct rule_run *run)
     else
         log_error("rule %s: out of memory for the error document", run->stats->name);
     free(doc);
-    json_decref(json);
+    if (m) sql_doc_release(m->doc);
 }
 
 void rule_run_release(struct umbra_server *s, struct rule_run *run)

@@ -65,7 +65,9 @@ struct rule_action {
 struct rule {
     struct rule_stats *stats; /* stats->name is the rule's name */
     struct sql_query *query;
-    bool is_star; /* SELECT * (no alias): the body is the whole payload */
+    bool is_star;        /* SELECT * (no alias): the body is the whole payload */
+    size_t from_len;
+    size_t same_from_as; /* index of the first loaded rule with this FROM (itself if none) */
     struct rule_action *actions;
     size_t nactions;
     struct rule_action error_action;

@@ -89,6 +89,7 @@ static void on_rule(void *ctx, const char *name, const char *payload)
     if (!rc && !(r.stats = stats_for(l->s, name))) rc = UMBRA_ENOMEM;
     if (!rc && (rc = sql_parse(sql, strlen(sql), &r.query, &err)))
         log_error("rule %s: %s", name, err.message);
+    if (!rc) r.from_len = r.query->from ? strlen(r.query->from) : 0;
     if (!rc)
         r.is_star = !r.query->is_value && r.query->nitems == 1 &&
                     r.query->items[0].expr->kind == SQL_STAR && !r.query->items[0].alias;
@@ -112,6 +113,15 @@ static void on_rule(void *ctx, const char *name, const char *payload)
         rule_free(&r);
         if (rc == UMBRA_ENOMEM || !rc) l->rc = UMBRA_ENOMEM;
         return;
+    }
+    /* The first rule with the same FROM, whose match this one reuses. */
+    r.same_from_as = l->rs->n;
+    for (size_t i = 0; r.query->from && i < l->rs->n; i++) {
+        const char *other = grown[i].query->from;
+        if (other && strcmp(other, r.query->from) == 0) {
+            r.same_from_as = i;
+            break;
+        }
     }
     l->rs->rules = grown;
     l->rs->rules[l->rs->n++] = r;
@@ -161,7 +171,7 @@ static bool wants(const struct rule *r, const char *topic, size_t len, bool is_i
                (topic[11 + nl] == '/' || 11 + nl == len);
     }
     if (!r->query->from) return false; /* a rule without FROM takes Basic Ingest only */
-    return sql_from_matches(r->query->from, strlen(r->query->from), topic, len);
+    return sql_from_matches(r->query->from, r->from_len, topic, len);
 }
 
 static void random_bytes(void *ctx, uint8_t *out, size_t n)
@@ -169,23 +179,6 @@ static void random_bytes(void *ctx, uint8_t *out, size_t n)
     (void)ctx;
     for (size_t i = 0; i < n; i++)
         out[i] = (uint8_t)rand();
-}
-
-/* traceid(): a UUID per message that reaches a rule, as AWS's trace ids look. */
-static void make_trace_id(char out[37])
-{
-    uint8_t b[16];
-    random_bytes(NULL, b, sizeof b);
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (size_t i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
-    }
-    out[o] = '\0';
 }
 
 /* get_thing_shadow(): the document as GetThingShadow returns it. */
@@ -308,6 +301,8 @@ void rules_run_error_action(struct umbra_server *s, const struct rule_stats *sta
     run_end_turn(s, run);
 }
 
+#define FROM_CACHE 64 /* rules whose FROM match is remembered per message */
+
 #define BODY_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)
 
 /* What the rules of one message share: the SELECT * body, made once. */
@@ -330,10 +325,10 @@ static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_me
     r->stats->matched++;
     /* The body every action sends: the SELECT result as JSON, or for
      * SELECT * of a payload that is not JSON, the payload's own bytes. */
-    bool is_raw = r->is_star && !m->json;
+    bool is_raw = r->is_star && !sql_doc_is_json(m->doc);
     const char *json_body = NULL;
-    if (r->is_star && m->json) {
-        if (!shared->star) shared->star = json_dumps(m->json, BODY_FLAGS);
+    if (r->is_star && !is_raw) {
+        if (!shared->star) shared->star = json_dumps(sql_doc_tree(m->doc), BODY_FLAGS);
         json_body = shared->star;
     } else if (!is_raw && result) {
         json_body = text = json_dumps(result, BODY_FLAGS);
@@ -359,9 +354,9 @@ static void run_message(struct umbra_server *s, const char *topic, size_t len,
                         const uint8_t *payload, size_t plen, const struct rules_origin *o)
 {
     bool is_ingest = rules_service_is_ingest(topic, len);
-    char trace_id[37];
-    json_t *json = NULL;
-    bool parsed = false;
+    char trace_id[37] = ""; /* made when traceid() or an error document needs it */
+    struct sql_doc doc;
+    sql_doc_init(&doc, payload, plen);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct sql_message m = {.topic = topic,
@@ -373,24 +368,25 @@ static void run_message(struct umbra_server *s, const char *topic, size_t len,
                             .account_id = registry_account(s->registry),
                             .timestamp_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
                             .get_shadow = get_shadow,
+                            .doc = &doc,
+                            .trace_buf = trace_id,
                             .random = random_bytes,
                             .ctx = s};
     struct message_bodies shared = {NULL};
+    /* Rules often share a FROM: match each filter once per message. */
+    int8_t from_hit[FROM_CACHE];
     /* By index: a republish may reload nothing, but keep no pointer across it. */
     for (size_t i = 0; s->rules && i < s->rules->n; i++) {
         struct rule *r = &s->rules->rules[i];
-        if (!wants(r, topic, len, is_ingest)) continue;
-        if (!parsed) {
-            json = json_loadb((const char *)payload, plen, JSON_DECODE_ANY, NULL);
-            parsed = true;
-            m.json = json;
-            make_trace_id(trace_id);
-            m.trace_id = trace_id;
-        }
+        bool hit = !is_ingest && r->same_from_as < i && r->same_from_as < FROM_CACHE
+                       ? from_hit[r->same_from_as]
+                       : wants(r, topic, len, is_ingest);
+        if (i < FROM_CACHE) from_hit[i] = hit;
+        if (!hit) continue;
         run_rule(s, r, &m, &shared);
     }
     free(shared.star);
-    json_decref(json);
+    sql_doc_release(&doc);
 }
 
 void rules_service_message(struct umbra_server *s, const char *topic, size_t topic_len,

@@ -248,9 +248,19 @@ static json_t *compare(enum sql_op op, const json_t *x, const json_t *y)
     return r;
 }
 
+static const json_t *peek(const struct sql_node *n, const struct sql_message *m, bool *is_peeked);
+
 static json_t *binary(const struct sql_node *n, const struct sql_message *m)
 {
-    json_t *a = sql_eval(n->a, m), *b = sql_eval(n->b, m), *r = NULL;
+    /* Literals and fields are looked at where they are, without a reference:
+     * jansson's reference counts are atomic, and a WHERE such as
+     * `temperature > 90` would otherwise spend most of its time on them. */
+    bool peeked_a, peeked_b;
+    const json_t *pa = peek(n->a, m, &peeked_a), *pb = peek(n->b, m, &peeked_b);
+    json_t *own_a = peeked_a ? NULL : sql_eval(n->a, m);
+    json_t *own_b = peeked_b ? NULL : sql_eval(n->b, m);
+    const json_t *a = peeked_a ? pa : own_a, *b = peeked_b ? pb : own_b;
+    json_t *r = NULL;
     if (!a || !b) goto out;
     switch (n->op) {
     case SQL_OP_AND:
@@ -276,17 +286,38 @@ static json_t *binary(const struct sql_node *n, const struct sql_message *m)
         break;
     }
 out:
-    json_decref(a);
-    json_decref(b);
+    json_decref(own_a);
+    json_decref(own_b);
     return r;
 }
 
 /* ---- field access ---- */
 
+const json_t *sql_payload(const struct sql_message *m)
+{
+    return m->doc ? sql_doc_tree(m->doc) : m->json;
+}
+
 static json_t *member(const json_t *base, const char *name)
 {
     json_t *v = json_is_object(base) ? json_object_get(base, name) : NULL;
     return json_incref(v);
+}
+
+/* A literal, a field or a path of members (a.b.c) as it is, borrowed;
+ * *is_peeked is false for anything else, which must be evaluated. */
+static const json_t *peek(const struct sql_node *n, const struct sql_message *m, bool *is_peeked)
+{
+    *is_peeked = true;
+    if (n->kind == SQL_LITERAL) return n->value;
+    if (n->kind == SQL_FIELD)
+        return m->doc ? sql_doc_member(m->doc, n->name) : json_object_get(m->json, n->name);
+    if (n->kind == SQL_MEMBER) {
+        const json_t *base = peek(n->a, m, is_peeked);
+        if (*is_peeked) return json_is_object(base) ? json_object_get(base, n->name) : NULL;
+    }
+    *is_peeked = false;
+    return NULL;
 }
 
 json_t *sql_get(const json_t *base, const json_t *key)
@@ -410,9 +441,10 @@ json_t *sql_eval(const struct sql_node *n, const struct sql_message *m)
     case SQL_LITERAL:
         return json_incref(n->value);
     case SQL_STAR:
-        return json_incref((json_t *)m->json);
+        return json_incref((json_t *)sql_payload(m));
     case SQL_FIELD:
-        return member(m->json, n->name);
+        return m->doc ? json_incref((json_t *)sql_doc_member(m->doc, n->name))
+                      : member(m->json, n->name);
     case SQL_MEMBER:
         a = sql_eval(n->a, m);
         r = member(a, n->name);
@@ -510,12 +542,13 @@ int sql_evaluate(const struct sql_query *q, const struct sql_message *m, json_t 
     for (size_t i = 0; i < q->nitems; i++) {
         const struct sql_item *it = &q->items[i];
         if (it->expr->kind == SQL_STAR && !it->alias) {
-            if (json_is_object(m->json)) {
-                json_object_update(o, (json_t *)m->json);
-            } else if (m->json && q->nitems == 1) {
+            const json_t *payload = sql_payload(m);
+            if (json_is_object(payload)) {
+                json_object_update(o, (json_t *)payload);
+            } else if (payload && q->nitems == 1) {
                 /* SELECT * of a payload that is JSON but not an object: the value itself. */
                 json_decref(o);
-                *out = json_incref((json_t *)m->json);
+                *out = json_incref((json_t *)payload);
                 return 1;
             }
             continue;

@@ -13,6 +13,7 @@
 #define UMBRA_SQL_EVAL_H
 
 #include "sql.h"
+#include "sql_doc.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -24,10 +25,12 @@ struct sql_message {
     const uint8_t *payload;
     size_t payload_len;
     const json_t *json;    /* the payload parsed, or NULL when it is not JSON */
+    struct sql_doc *doc;   /* when set, used instead of json: parsed as far as needed */
     const char *client_id; /* NULL: not published over MQTT (clientid() is "n/a") */
     const char *principal; /* certificate id, or NULL */
     const char *account_id;
-    const char *trace_id; /* NULL: traceid() is Undefined */
+    const char *trace_id; /* NULL: traceid() is Undefined, unless trace_buf is set */
+    char *trace_buf;      /* 37 bytes, "" until traceid() first makes a UUID there */
     int64_t timestamp_ms; /* timestamp() */
     /* get_thing_shadow(thing, shadow): a new reference to the document, or NULL. */
     json_t *(*get_shadow)(void *ctx, const char *thing, const char *shadow);
@@ -35,6 +38,12 @@ struct sql_message {
     void (*random)(void *ctx, uint8_t *out, size_t n);
     void *ctx;
 };
+
+/* traceid(): trace_id, or the UUID made in trace_buf on first use; NULL when neither. */
+const char *sql_trace_id(const struct sql_message *m);
+
+/* The whole payload parsed (borrowed), or NULL when it is not JSON. */
+const json_t *sql_payload(const struct sql_message *m);
 
 /* One expression. Returns a new reference, or NULL for Undefined. */
 json_t *sql_eval(const struct sql_node *n, const struct sql_message *m);

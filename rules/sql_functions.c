@@ -109,24 +109,37 @@ static json_t *f_timestamp(json_t **a, size_t n, const struct sql_message *m)
     return json_integer(m->timestamp_ms);
 }
 
+/* A version-4 UUID from the message's random source, as text (37 bytes). */
+static void uuid_text(const struct sql_message *m, char out[37])
+{
+    uint8_t b[16] = {0};
+    if (m->random) m->random(m->ctx, b, sizeof b);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* variant 10 */
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+const char *sql_trace_id(const struct sql_message *m)
+{
+    if (m->trace_id || !m->trace_buf) return m->trace_id;
+    if (!m->trace_buf[0]) uuid_text(m, m->trace_buf);
+    return m->trace_buf;
+}
+
 static json_t *f_traceid(json_t **a, size_t n, const struct sql_message *m)
 {
     (void)a, (void)n;
-    return m->trace_id ? json_string(m->trace_id) : NULL;
+    const char *id = sql_trace_id(m);
+    return id ? json_string(id) : NULL;
 }
 
 static json_t *f_newuuid(json_t **a, size_t n, const struct sql_message *m)
 {
     (void)a, (void)n;
-    uint8_t b[16] = {0};
-    if (m->random) m->random(m->ctx, b, sizeof b);
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* variant 10 */
     char s[37];
-    snprintf(s, sizeof s,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    uuid_text(m, s);
     return json_string(s);
 }
 

@@ -353,31 +353,42 @@ static void test_cases(void **state)
         struct sql_error err;
         if (sql_parse(t->sql, strlen(t->sql), &q, &err)) fail_msg("%s: %s", t->sql, err.message);
         json_t *payload = json_loads(t->payload, JSON_DECODE_ANY, NULL);
-        struct sql_message m = {.topic = "sensors/dev1/data",
-                                .topic_len = 17,
-                                .payload = (const uint8_t *)t->payload,
-                                .payload_len = strlen(t->payload),
-                                .json = payload,
-                                .client_id = "dev1",
-                                .principal = "abc123",
-                                .trace_id = "t-1",
-                                .timestamp_ms = 1700000000123,
-                                .get_shadow = shadow_of,
-                                .random = counting};
-        json_t *out = NULL;
-        int rc = sql_evaluate(q, &m, &out);
-        char *got = rc == 0 ? strdup(NO_MATCH)
-                    : out   ? json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
-                                                  JSON_REAL_PRECISION(17))
-                            : strdup(UNDEFINED);
-        /* Objects compare as JSON (key order aside); the markers as text. */
-        json_t *want = json_loads(t->expect, JSON_DECODE_ANY, NULL);
-        bool same = want && out && rc == 1 ? json_equal(want, out) : strcmp(got, t->expect) == 0;
-        if (!same) fail_msg("case %zu: %s\n  payload %s\n  got  %s\n  want %s", i, t->sql,
-                            t->payload, got, t->expect);
-        free(got);
-        json_decref(want);
-        json_decref(out);
+        /* Each case twice: with the parsed tree, and with the payload parsed on demand
+         * (sql_doc), as the broker runs rules. */
+        for (int lazy = 0; lazy < 2; lazy++) {
+            struct sql_doc doc;
+            sql_doc_init(&doc, (const uint8_t *)t->payload, strlen(t->payload));
+            struct sql_message m = {.topic = "sensors/dev1/data",
+                                    .topic_len = 17,
+                                    .payload = (const uint8_t *)t->payload,
+                                    .payload_len = strlen(t->payload),
+                                    .json = lazy ? NULL : payload,
+                                    .doc = lazy ? &doc : NULL,
+                                    .client_id = "dev1",
+                                    .principal = "abc123",
+                                    .trace_id = "t-1",
+                                    .timestamp_ms = 1700000000123,
+                                    .get_shadow = shadow_of,
+                                    .random = counting};
+            json_t *out = NULL;
+            int rc = sql_evaluate(q, &m, &out);
+            char *got = rc == 0 ? strdup(NO_MATCH)
+                        : out   ? json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY |
+                                                      JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))
+                                : strdup(UNDEFINED);
+            /* Objects compare as JSON (key order aside); the markers as text. */
+            json_t *want = json_loads(t->expect, JSON_DECODE_ANY, NULL);
+            bool same =
+                want && out && rc == 1 ? json_equal(want, out) : strcmp(got, t->expect) == 0;
+            if (!same)
+                fail_msg("case %zu%s: %s\n  payload %s\n  got  %s\n  want %s", i,
+                         lazy ? " (payload parsed on demand)" : "", t->sql, t->payload, got,
+                         t->expect);
+            free(got);
+            json_decref(want);
+            json_decref(out);
+            sql_doc_release(&doc);
+        }
         json_decref(payload);
         sql_query_free(q);
     }
