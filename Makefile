@@ -93,7 +93,7 @@ FUZZ_LIB_SRCS := $(filter broker/mqtt_% broker/error.c broker/strmap.c broker/tr
                   broker/session.c broker/message.c tls/cert.c tls/pki.c registry/% policy/% shadow/% rules/% http/http_request.c \
                   http/http_response.c http/rest_route.c,$(LIB_SRCS))
 
-build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard broker/*.h registry/*.h tls/*.h policy/*.h shadow/*.h http/*.h)
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard broker/*.h registry/*.h tls/*.h policy/*.h shadow/*.h rules/*.h http/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS)
 
