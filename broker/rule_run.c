@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "sql_json.h"
 
 #include <mbedtls/base64.h>
 #include <stdio.h>
@@ -141,7 +142,7 @@ static char *error_document(const char *rule, const struct sql_message *m, json_
                             "clientId", m->client_id ? m->client_id : "n/a",
                             "base64OriginalPayload", (const char *)b64, "failures", failures);
     free(b64);
-    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *text = doc ? sql_json_dump(doc, NULL) : NULL;
     json_decref(doc);
     return text;
 }

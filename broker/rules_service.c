@@ -24,6 +24,7 @@
 #include "sink_s3.h"
 #include "sink_table.h"
 #include "sql.h"
+#include "sql_json.h"
 #include "template.h"
 
 #include <jansson.h>
@@ -303,11 +304,10 @@ void rules_run_error_action(struct umbra_server *s, const struct rule_stats *sta
 
 #define FROM_CACHE 64 /* rules whose FROM match is remembered per message */
 
-#define BODY_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)
-
 /* What the rules of one message share: the SELECT * body, made once. */
 struct message_bodies {
     char *star; /* the payload's JSON, re-encoded; NULL until a SELECT * rule matched */
+    size_t star_len;
 };
 
 static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_message *m,
@@ -327,15 +327,17 @@ static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_me
      * SELECT * of a payload that is not JSON, the payload's own bytes. */
     bool is_raw = r->is_star && !sql_doc_is_json(m->doc);
     const char *json_body = NULL;
+    size_t body_len = 0;
     if (r->is_star && !is_raw) {
-        if (!shared->star) shared->star = json_dumps(sql_doc_tree(m->doc), BODY_FLAGS);
+        if (!shared->star) shared->star = sql_json_dump(sql_doc_tree(m->doc), &shared->star_len);
         json_body = shared->star;
+        body_len = shared->star_len;
     } else if (!is_raw && result) {
-        json_body = text = json_dumps(result, BODY_FLAGS);
+        json_body = text = sql_json_dump(result, &body_len);
     }
     json_decref(result);
     const uint8_t *body = is_raw ? m->payload : (const uint8_t *)(json_body ? json_body : "");
-    size_t blen = is_raw ? m->payload_len : json_body ? strlen(json_body) : 0;
+    size_t blen = is_raw ? m->payload_len : json_body ? body_len : 0;
     struct rule_run *run = run_new(r->stats, r->has_error_action, false);
     if (!run) {
         log_error("rule %s: out of memory", r->stats->name);
@@ -372,7 +374,7 @@ static void run_message(struct umbra_server *s, const char *topic, size_t len,
                             .trace_buf = trace_id,
                             .random = random_bytes,
                             .ctx = s};
-    struct message_bodies shared = {NULL};
+    struct message_bodies shared = {NULL, 0};
     /* Rules often share a FROM: match each filter once per message. */
     int8_t from_hit[FROM_CACHE];
     /* By index: a republish may reload nothing, but keep no pointer across it. */

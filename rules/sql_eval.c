@@ -7,6 +7,7 @@
  * Numbers keep AWS's two kinds: Int (json integer) and Decimal (json real).
  */
 #include "sql_eval.h"
+#include "sql_json.h"
 
 #include "error.h"
 #include "sql_functions.h"
@@ -107,7 +108,7 @@ char *sql_to_string(const json_t *v)
     }
     if (json_is_boolean(v)) return strdup(json_is_true(v) ? "true" : "false");
     if (json_is_array(v) || json_is_object(v))
-        return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        return sql_json_dump(v, NULL);
     return NULL; /* null and Undefined have no string form */
 }
 

@@ -255,3 +255,18 @@ def test_get_thing_shadow_reads_the_local_shadow_store(broker):
         "$aws/things/lamp/shadow/update/accepted", "$aws/things/lamp/shadow/name/cfg/update/accepted"}
     pub.send(publish("ask/now", b"{}"))
     assert json.loads(next_publish(sub).payload) == {"on": 1, "cfg": {"lux": 9}}
+
+
+def test_decimals_keep_their_shortest_form(broker, endpoint):
+    """90.1 is republished and posted as 90.1, not 90.099999999999994 (AWS prints the shortest
+    decimal that reads back the same)."""
+    b, ep = broker, endpoint()
+    rule(b, "dec", "SELECT * FROM 'dec/#'", republish("dec-out"), http(ep.url + "/d"))
+    rule(b, "dec2", "SELECT temp * 1 AS t, 0.1 + 0.2 AS s FROM 'dec/#'", republish("dec-out2"))
+    wait_loaded(b)
+    sub = listen(b, "s", "dec-out", "dec-out2")
+    sender(b).send(publish("dec/x", b'{"temp": 90.1, "tiny": 1.5e-7}'))
+    got = {p.topic: p.payload for p in (next_publish(sub), next_publish(sub))}
+    assert got["dec-out"] == b'{"temp":90.1,"tiny":1.5e-7}'
+    assert got["dec-out2"] == b'{"t":90.1,"s":0.30000000000000004}'
+    assert ep.wait(1)[0][2] == b'{"temp":90.1,"tiny":1.5e-7}'
