@@ -65,7 +65,7 @@ struct rule_action {
 struct rule {
     struct rule_stats *stats; /* stats->name is the rule's name */
     struct sql_query *query;
-    bool is_star;        /* SELECT * (no alias): the body is the whole payload */
+    bool is_star; /* SELECT * (no alias): the body is the whole payload */
     size_t from_len;
     size_t same_from_as; /* index of the first loaded rule with this FROM (itself if none) */
     struct rule_action *actions;
@@ -77,7 +77,8 @@ struct rule {
 struct umbra_rules {
     struct rule *rules;
     size_t n;
-    int depth; /* republish nesting */
+    int depth;            /* republish nesting */
+    int64_t timestamp_ms; /* timestamp() of the message being run */
 };
 
 /* Compile {"TYPE": {fields}} as the registry stored it. 0, or an error (logged). */

@@ -197,6 +197,13 @@ static json_t *get_shadow(void *ctx, const char *thing, const char *shadow)
 static void run_message(struct umbra_server *s, const char *topic, size_t len,
                         const uint8_t *payload, size_t plen, const struct rules_origin *o);
 
+static void stamp(struct umbra_rules *rs)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    rs->timestamp_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Publish the result; NULL, or why it failed. */
 static const char *republish(struct umbra_server *s, const char *topic, uint8_t qos,
                              const uint8_t *body, size_t blen)
@@ -292,6 +299,7 @@ void rules_run_error_action(struct umbra_server *s, const struct rule_stats *sta
     for (size_t i = 0; s->rules && i < s->rules->n && !r; i++)
         if (s->rules->rules[i].stats == stats) r = &s->rules->rules[i];
     if (!r || !r->has_error_action) return;
+    if (s->rules->depth == 0) stamp(s->rules); /* a late failure: now is another moment */
     struct rule_run *run = run_new(r->stats, false, true);
     if (!run) {
         log_error("rule %s: out of memory for the errorAction", stats->name);
@@ -359,8 +367,8 @@ static void run_message(struct umbra_server *s, const char *topic, size_t len,
     char trace_id[37] = ""; /* made when traceid() or an error document needs it */
     struct sql_doc doc;
     sql_doc_init(&doc, payload, plen);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    /* timestamp(): once per published message; a republish inside it keeps it. */
+    if (s->rules->depth == 0) stamp(s->rules);
     struct sql_message m = {.topic = topic,
                             .topic_len = len,
                             .payload = payload,
@@ -368,7 +376,7 @@ static void run_message(struct umbra_server *s, const char *topic, size_t len,
                             .client_id = o->client_id,
                             .principal = o->principal,
                             .account_id = registry_account(s->registry),
-                            .timestamp_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+                            .timestamp_ms = s->rules->timestamp_ms,
                             .get_shadow = get_shadow,
                             .doc = &doc,
                             .trace_buf = trace_id,

@@ -51,7 +51,10 @@ static long read_u4(const uint8_t *p, const uint8_t *end)
 static size_t utf8_len(const uint8_t *p, const uint8_t *end)
 {
     uint8_t u = *p;
-    size_t n = u >= 0xC2 && u <= 0xDF ? 2 : u >= 0xE0 && u <= 0xEF ? 3 : u >= 0xF0 && u <= 0xF4 ? 4 : 0;
+    size_t n = u >= 0xC2 && u <= 0xDF   ? 2
+               : u >= 0xE0 && u <= 0xEF ? 3
+               : u >= 0xF0 && u <= 0xF4 ? 4
+                                        : 0;
     if (!n || (size_t)(end - p) < n) return 0;
     uint32_t v = u & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
     for (size_t i = 1; i < n; i++) {
@@ -122,20 +125,23 @@ static bool scan_number(struct scan *s)
         p++;
         if (is_digit(p, end)) return false;
     } else if (is_digit(p, end)) {
-        while (is_digit(p, end)) p++;
+        while (is_digit(p, end))
+            p++;
     } else {
         return false;
     }
     bool is_real = p < end && (*p == '.' || *p == 'e' || *p == 'E');
     if (p < end && *p == '.') {
         if (!is_digit(++p, end)) return false;
-        while (is_digit(p, end)) p++;
+        while (is_digit(p, end))
+            p++;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
         if (p < end && (*p == '+' || *p == '-')) p++;
         if (!is_digit(p, end)) return false;
-        while (is_digit(p, end)) p++;
+        while (is_digit(p, end))
+            p++;
     }
     s->p = p;
     size_t n = (size_t)(p - start);
@@ -226,13 +232,26 @@ static bool scan_value_at(struct scan *s, struct sql_doc *d)
     const uint8_t *start = s->p;
     bool escaped, ok;
     switch (*s->p) {
-    case '{': ok = scan_members(s, true, d); break;
-    case '[': ok = scan_members(s, false, NULL); break;
-    case '"': ok = scan_string(s, &escaped); break;
-    case 't': ok = scan_literal(s, "true"); break;
-    case 'f': ok = scan_literal(s, "false"); break;
-    case 'n': ok = scan_literal(s, "null"); break;
-    default: ok = (*s->p == '-' || (*s->p >= '0' && *s->p <= '9')) && scan_number(s);
+    case '{':
+        ok = scan_members(s, true, d);
+        break;
+    case '[':
+        ok = scan_members(s, false, NULL);
+        break;
+    case '"':
+        ok = scan_string(s, &escaped);
+        break;
+    case 't':
+        ok = scan_literal(s, "true");
+        break;
+    case 'f':
+        ok = scan_literal(s, "false");
+        break;
+    case 'n':
+        ok = scan_literal(s, "null");
+        break;
+    default:
+        ok = (*s->p == '-' || (*s->p >= '0' && *s->p <= '9')) && scan_number(s);
     }
     /* jansson's lexer ends a number or a literal by reading one byte too far
      * and putting it back; a NUL put back is lost, so one NUL right after
@@ -272,7 +291,8 @@ void sql_doc_init(struct sql_doc *d, const uint8_t *payload, size_t len)
 
 void sql_doc_release(struct sql_doc *d)
 {
-    for (size_t i = 0; i < d->nmembers; i++) json_decref(d->members[i].parsed);
+    for (size_t i = 0; i < d->nmembers; i++)
+        json_decref(d->members[i].parsed);
     d->nmembers = 0;
     json_decref(d->tree);
     d->tree = NULL;
@@ -288,15 +308,57 @@ const json_t *sql_doc_tree(struct sql_doc *d)
 {
     if (!d->has_tree) {
         d->has_tree = true;
-        d->tree = sql_doc_is_json(d) ? json_loadb((const char *)d->payload, d->len,
-                                                  JSON_DECODE_ANY, NULL)
-                                     : NULL;
+        d->tree = sql_doc_is_json(d)
+                      ? json_loadb((const char *)d->payload, d->len, JSON_DECODE_ANY, NULL)
+                      : NULL;
     }
     return d->tree;
 }
 
 /* A scanned value on its own. Strings without escapes, numbers and literals
  * are made directly; anything else goes through jansson. */
+/*
+ * A number the scan already checked. Integers and short decimals (at most
+ * 15 digits, no exponent: the usual sensor reading) are converted here: a
+ * mantissa below 2^53 divided by an exact power of ten is one correctly
+ * rounded operation, so the double is strtod's. Anything else goes to
+ * strtod/strtoll.
+ */
+static json_t *parse_number(const char *v, size_t n)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    bool is_negative = v[0] == '-';
+    uint64_t mantissa = 0;
+    int digits = 0, decimals = -1;
+    for (size_t i = is_negative; i < n; i++) {
+        if (v[i] == '.' && decimals < 0) {
+            decimals = 0;
+        } else if (v[i] >= '0' && v[i] <= '9' && digits < 15) {
+            mantissa = mantissa * 10 + (uint64_t)(v[i] - '0');
+            digits++;
+            if (decimals >= 0) decimals++;
+        } else {
+            digits = -1; /* an exponent, or too many digits */
+            break;
+        }
+    }
+    if (digits > 0 && decimals < 0) {
+        json_int_t i = (json_int_t)mantissa;
+        return json_integer(is_negative ? -i : i);
+    }
+    if (digits > 0 && decimals > 0) {
+        double d = (double)mantissa / pow10[decimals];
+        return json_real(is_negative ? -d : d);
+    }
+    char buf[400];
+    if (n >= sizeof buf) return json_loadb(v, n, JSON_DECODE_ANY, NULL);
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    if (!strpbrk(buf, ".eE")) return json_integer((json_int_t)strtoll(buf, NULL, 10));
+    return json_real(strtod(buf, NULL));
+}
+
 static json_t *parse_value(const struct sql_doc_member *m)
 {
     const char *v = m->value;
@@ -305,15 +367,7 @@ static json_t *parse_value(const struct sql_doc_member *m)
     if (v[0] == 't') return json_true();
     if (v[0] == 'f') return json_false();
     if (v[0] == 'n') return json_null();
-    if (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) {
-        char buf[64];
-        if (n < sizeof buf) {
-            memcpy(buf, v, n);
-            buf[n] = '\0';
-            if (!strpbrk(buf, ".eE")) return json_integer((json_int_t)strtoll(buf, NULL, 10));
-            return json_real(strtod(buf, NULL));
-        }
-    }
+    if (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) return parse_number(v, n);
     return json_loadb(v, n, JSON_DECODE_ANY, NULL);
 }
 

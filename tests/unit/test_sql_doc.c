@@ -20,7 +20,10 @@ struct doc_case {
     int is_json;
 };
 
-#define C(s, j) {s, sizeof(s) - 1, j}
+#define C(s, j)                                                                                    \
+    {                                                                                              \
+        s, sizeof(s) - 1, j                                                                        \
+    }
 
 static const struct doc_case cases[] = {
     C("{\"temperature\": 95.5, \"seq\": 1, \"device\": \"dev-1\"}", 1),
@@ -82,6 +85,11 @@ static const struct doc_case cases[] = {
     C("{\"k\\u0041\": 1, \"kA\": 2}", 1),
     C("[1] [2]", 0),
     C("{\"a\":{\"b\":[1,{\"c\":null}]}}", 1),
+    /* Numbers converted without strtod must be strtod's doubles. */
+    C("{\"a\": 0.1, \"b\": -12.345678901234, \"c\": 123456789012345.6, \"d\": 90.1, "
+      "\"e\": -0.0, \"f\": 0.000000000000001, \"g\": 1234567890123456.7, \"h\": 1e5, "
+      "\"i\": 999999999999999, \"j\": 1000000000000000, \"k\": -9223372036854775808}",
+      1),
 };
 
 static void check(const char *text, size_t len, int is_json)
@@ -89,8 +97,10 @@ static void check(const char *text, size_t len, int is_json)
     json_t *tree = json_loadb(text, len, JSON_DECODE_ANY, NULL);
     struct sql_doc d;
     sql_doc_init(&d, (const uint8_t *)text, len);
-    if ((tree != NULL) != is_json) fail_msg("jansson disagrees with the table on %.*s", (int)len, text);
-    if (sql_doc_is_json(&d) != (tree != NULL)) fail_msg("scan disagrees with jansson on %.*s", (int)len, text);
+    if ((tree != NULL) != is_json)
+        fail_msg("jansson disagrees with the table on %.*s", (int)len, text);
+    if (sql_doc_is_json(&d) != (tree != NULL))
+        fail_msg("scan disagrees with jansson on %.*s", (int)len, text);
     if (json_is_object(tree)) {
         const char *key;
         json_t *v;
@@ -121,9 +131,11 @@ static void test_depth(void **state)
         for (int with_leaf = 0; with_leaf < 2; with_leaf++) {
             size_t n = (size_t)depth * 2 + 1;
             char *s = malloc(n + 1), *p = s;
-            for (int i = 0; i < depth; i++) *p++ = '[';
+            for (int i = 0; i < depth; i++)
+                *p++ = '[';
             if (with_leaf) *p++ = '1';
-            for (int i = 0; i < depth; i++) *p++ = ']';
+            for (int i = 0; i < depth; i++)
+                *p++ = ']';
             json_t *tree = json_loadb(s, (size_t)(p - s), JSON_DECODE_ANY, NULL);
             check(s, (size_t)(p - s), tree != NULL);
             json_decref(tree);
@@ -153,7 +165,8 @@ static void test_many_members_fall_back_to_the_tree(void **state)
     (void)state;
     char text[4096] = "{";
     for (int i = 0; i < SQL_DOC_MEMBERS + 8; i++)
-        snprintf(text + strlen(text), sizeof text - strlen(text), "%s\"k%d\": %d", i ? "," : "", i, i);
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%s\"k%d\": %d", i ? "," : "", i,
+                 i);
     strcat(text, "}");
     check(text, strlen(text), 1);
     struct sql_doc d;
