@@ -294,6 +294,10 @@ void conn_close(struct umbra_conn *c, const char *reason)
         list_remove(&c->dirty_link);
         c->is_dirty = false;
     }
+    if (c->is_turn_paused) {
+        list_remove(&c->turn_link);
+        c->is_turn_paused = false;
+    }
     list_remove(&c->link);
     s->nconns--;
     char peer[CONN_PEER_MAX];
@@ -418,7 +422,40 @@ static void resume_if_drained(struct umbra_conn *c)
 {
     if (!c->is_read_paused || c->state == CONN_CLOSING || conn_is_congested(c)) return;
     c->is_read_paused = false;
+    if (c->is_turn_paused) return; /* the next turn starts it */
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) conn_close(c, "read failed");
+}
+
+/*
+ * The input budget of a loop turn. Output is written once per turn
+ * (flush_turn), so a turn that read megabytes from many publishers would
+ * route more to a subscriber than its output may hold, and the excess QoS 0
+ * messages would be dropped: the broker would spend its time reading what
+ * it then throws away. Past the budget, a connection that has just been
+ * read waits for the next turn, after the flush; TCP holds the rest.
+ */
+static void pause_for_turn(struct umbra_conn *c, size_t nread)
+{
+    struct umbra_server *s = conn_listener(c)->server;
+    s->turn_read_bytes += nread;
+    if (s->turn_read_bytes < CONN_TURN_READ_BUDGET || c->is_turn_paused || c->is_read_paused ||
+        c->state == CONN_CLOSING)
+        return;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->is_turn_paused = true;
+    list_insert(&s->turn_paused, &c->turn_link);
+}
+
+void conn_resume_turn(struct umbra_server *s)
+{
+    s->turn_read_bytes = 0;
+    while (s->turn_paused.next != &s->turn_paused) {
+        struct umbra_conn *c = CONN_OF(s->turn_paused.next, turn_link);
+        list_remove(&c->turn_link);
+        c->is_turn_paused = false;
+        if (c->is_read_paused || c->state == CONN_CLOSING) continue;
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) conn_close(c, "read failed");
+    }
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -542,6 +579,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         read_tls(c, (const uint8_t *)b->base, (size_t)nread);
     else
         consume_plaintext(c, (const uint8_t *)b->base, (size_t)nread);
+    pause_for_turn(c, (size_t)nread);
 }
 
 /* ---- accepting ---- */
@@ -585,6 +623,7 @@ static void on_connection(uv_stream_t *server_handle, int status)
     c->tcp.data = l;
     c->link.prev = c->link.next = &c->link;
     c->dirty_link.prev = c->dirty_link.next = &c->dirty_link;
+    c->turn_link.prev = c->turn_link.next = &c->turn_link;
     if (uv_accept(server_handle, (uv_stream_t *)&c->tcp)) {
         uv_close((uv_handle_t *)&c->tcp, on_closed);
         return;

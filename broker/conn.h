@@ -67,6 +67,7 @@ struct umbra_conn {
     struct umbra_session *session;   /* NULL until CONNECT succeeds */
     struct conn_list link;           /* server->conns */
     struct conn_list dirty_link;     /* server->dirty when output is pending */
+    struct conn_list turn_link;      /* server->turn_paused while is_turn_paused */
 
     struct buf *in; /* partial packet carried between reads; NULL if none */
     struct buf out; /* bytes not yet handed to the kernel */
@@ -90,6 +91,7 @@ struct umbra_conn {
     bool is_dirty;
     bool is_clean_disconnect; /* DISCONNECT received: no will */
     bool is_read_paused;      /* too much unsent output: stop reading */
+    bool is_turn_paused;      /* this loop turn's input budget is spent: read next turn */
 
     /* The peer's address, kept compact (28 bytes, not a formatted string:
      * this struct is paid for once per idle client). */
@@ -123,6 +125,12 @@ void conn_gate(struct umbra_conn *c, uint64_t epoch);
 void conn_gate_from(struct umbra_conn *c, uint64_t epoch, uint64_t offset);
 /* Too much output pending: hold back deliveries. */
 bool conn_is_congested(const struct umbra_conn *c);
+
+/* Input taken per loop turn before connections wait for the next one. */
+#define CONN_TURN_READ_BUDGET (256 * 1024)
+
+/* A new loop turn: connections paused for the input budget read again. */
+void conn_resume_turn(struct umbra_server *s);
 
 /* Close with a reason for the log; sends the will unless the client said
  * DISCONNECT. Safe to call twice. */

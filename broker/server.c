@@ -80,6 +80,7 @@ int server_init(struct umbra_server *s, uv_loop_t *loop, const struct umbra_conf
     s->max_out_bytes = 1024 * 1024;
     s->conns.prev = s->conns.next = &s->conns;
     s->dirty.prev = s->dirty.next = &s->dirty;
+    s->turn_paused.prev = s->turn_paused.next = &s->turn_paused;
     s->trie = trie_new(session_is_online);
     s->retained = retain_new(release_retained);
     s->sessions = strmap_new();
@@ -597,6 +598,7 @@ static void flush_turn(uv_prepare_t *h)
 {
     struct umbra_server *s = h->data;
     conn_flush_all(s);
+    conn_resume_turn(s);
     persist_flush(s->persist);
 }
 

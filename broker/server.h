@@ -62,6 +62,8 @@ struct umbra_server {
 
     struct conn_list conns; /* every live connection */
     struct conn_list dirty; /* connections with output to flush this turn */
+    struct conn_list turn_paused; /* connections that read their share of this turn */
+    size_t turn_read_bytes;       /* input taken this turn, against CONN_TURN_READ_BUDGET */
     uint64_t nconns;
     uint64_t next_conn_id;
     uint64_t http_requests; /* HTTPS requests answered: request ids */
