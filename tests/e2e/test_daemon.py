@@ -1,5 +1,6 @@
 """umbrad as a program: listeners, signals, configuration, logs; umbractl basics."""
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -95,6 +96,25 @@ def test_flags_override_config_file(start_broker, tmp_path):
         p.send(publish("w", b"%d" % i, qos=1, pid=i + 1))
     assert [s.expect(PUBLISH).payload for _ in range(2)] == [b"0", b"1"]
     s.no_packet(0.3)
+
+
+def test_environment_overrides_config_file(start_broker, tmp_path, monkeypatch):
+    cfg = tmp_path / "umbra.json"
+    cfg.write_text(json.dumps({"mqtt_profile": "mqtt"}))
+    monkeypatch.setenv("UMBRA_MQTT_PROFILE", "aws")
+    b = start_broker("-c", str(cfg))
+    assert "profile aws" in b.wait_log("listening: mqtt")
+    assert not qos2_publish_accepted(b)
+
+
+@pytest.mark.parametrize("var,value", [("UMBRA_MAX_INFLIGHT", "lots"), ("UMBRA_LOG_LEVEL", "loud"),
+                                       ("UMBRA_MQTTS", "nonsense")])
+def test_bad_environment_variable_exits_2_naming_it(tmp_path, var, value):
+    env = dict(os.environ, **{var: value})
+    r = subprocess.run([UMBRAD, "--data-dir", str(tmp_path)], capture_output=True, timeout=20,
+                       env=env)
+    assert r.returncode == 2, r.stderr
+    assert var.encode() in r.stderr
 
 
 @pytest.mark.parametrize("args", [["--no-such-flag", "1"], ["--max-inflight", "lots"],
