@@ -168,3 +168,74 @@ def test_control_characters_from_clients_cannot_forge_log_lines(broker):
     line = broker.log_line("client connected: id=evil?")
     assert forged in line and "?[2J" in line
     assert not any(l.startswith(forged) for l in broker.logs().splitlines())
+
+
+def test_umbractl_get_root_ca_prints_the_ca_devices_trust(start_broker):
+    b = start_broker(tls=True)
+    r = subprocess.run([UMBRACTL, "--data-dir", b.data_dir, "get-root-ca"], capture_output=True,
+                       timeout=10)
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(b.data_dir, "ca.pem"), "rb") as f:
+        assert r.stdout == f.read()
+    assert r.stdout.startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+def test_umbractl_get_root_ca_without_a_ca_fails(tmp_path):
+    r = subprocess.run([UMBRACTL, "--data-dir", str(tmp_path), "get-root-ca"], capture_output=True,
+                       timeout=10)
+    assert r.returncode == 1 and r.stdout == b""
+    assert b"ca.pem" in r.stderr
+
+
+class HealthEndpoint:
+    """A stand-in for umbrad's metrics listener: GET /healthz answers `status`."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        endpoint = self
+        self.status = 200
+        self.paths = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                endpoint.paths.append(self.path)
+                body = b"ok\n" if endpoint.status == 200 else b"persistence stalled\n"
+                self.send_response(endpoint.status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def test_umbractl_health_asks_the_metrics_listener(tmp_path):
+    endpoint = HealthEndpoint()
+    try:
+        # Whatever path the URL was written with, the check asks for /healthz.
+        (tmp_path / "metrics-url").write_text("http://127.0.0.1:%d/metrics\n" % endpoint.port)
+        health = [UMBRACTL, "--data-dir", str(tmp_path), "health"]
+        r = subprocess.run(health, capture_output=True, text=True, timeout=10)
+        assert (r.returncode, r.stdout) == (0, "ok\n"), r.stderr
+        assert endpoint.paths == ["/healthz"]
+        endpoint.status = 503
+        r = subprocess.run(health, capture_output=True, text=True, timeout=10)
+        assert r.returncode == 1 and r.stdout == ""
+        assert "HTTP 503" in r.stderr and "persistence stalled" in r.stderr
+    finally:
+        endpoint.close()
+    # Nobody listening: unhealthy, within the check's 3 s.
+    r = subprocess.run(health, capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1 and "no answer" in r.stderr
+
