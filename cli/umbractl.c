@@ -535,7 +535,8 @@ static void usage(FILE *out)
             "usage: umbractl [--data-dir DIR] [--endpoint-url URL] [--output json|text] COMMAND "
             "[--FLAG VALUE]...\n\n"
             "Administer an Umbra broker's registry; commands and flags mirror `aws iot`.\n"
-            "The data directory is --data-dir, else $UMBRA_DATA_DIR, else ./var.\n"
+            "The data directory is --data-dir, else $UMBRA_DATA_DIR, else ./var; ARNs use\n"
+            "the region $UMBRA_REGION (umbrad's setting), else us-east-1.\n"
             "--output may also follow the command, as with the AWS CLI.\n\n"
             "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
@@ -779,8 +780,10 @@ static int run_command(const char *data_dir, const struct command *c, json_t *re
         return 1;
     }
     snprintf(path, sizeof path, "%s/umbra.db", data_dir);
+    /* The daemon's region, when its environment is ours too (docker exec). */
+    const char *region = getenv("UMBRA_REGION");
     struct registry *r;
-    if (registry_open(&r, path, NULL, err, sizeof err)) {
+    if (registry_open(&r, path, region && *region ? region : NULL, err, sizeof err)) {
         fprintf(stderr, "umbractl: %s\n", err);
         return 1;
     }

@@ -239,3 +239,10 @@ def test_umbractl_health_asks_the_metrics_listener(tmp_path):
     r = subprocess.run(health, capture_output=True, text=True, timeout=10)
     assert r.returncode == 1 and "no answer" in r.stderr
 
+
+def test_umbractl_uses_the_region_of_the_environment(tmp_path):
+    env = dict(os.environ, UMBRA_REGION="eu-west-1")
+    r = subprocess.run([UMBRACTL, "--data-dir", str(tmp_path), "create-thing", "--thing-name", "t"],
+                       capture_output=True, text=True, timeout=20, env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["thingArn"].startswith("arn:aws:iot:eu-west-1:")
