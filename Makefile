@@ -7,6 +7,8 @@
 #   make bench            side-by-side benchmark against mosquitto (bench/run.sh)
 #   make bench-shadow     device shadow updates per second and latency (bench/shadow.sh)
 #   make bench-rules      what 10 topic rules cost on the publish path (bench/rules.sh)
+#   make image            build the container image umbra:latest (Docker, else podman)
+#   make test-image       build the image, run it and use it from this machine (tests/image/test.sh)
 
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
@@ -53,7 +55,8 @@ DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev mosquitto-clients python3 op
              python3-paho-mqtt python3-pytest python3-cryptography postgresql
 DEB_BENCH := mosquitto
 
-.PHONY: all deps deps-bench run test unit e2e fuzz fuzz-build bench bench-tls bench-shadow bench-rules clean format
+.PHONY: all deps deps-bench run test unit e2e fuzz fuzz-build bench bench-tls bench-shadow bench-rules clean format \
+        image test-image
 
 all: $(LIB) $(PROGS)
 
@@ -118,6 +121,13 @@ bench-rules: deps-bench
 	@$(MAKE) --no-print-directory all
 	@sh bench/rules.sh $(BUILD)
 
+# The image builds from the sources in its own build stage, not from $(BUILD).
+image:
+	@bash .ci/build-image.sh umbra:latest
+
+test-image:
+	@bash tests/image/test.sh
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
@@ -131,7 +141,7 @@ $(BUILD)/umbrad: $(BUILD)/obj/cli/umbrad.o $(LIB)
 
 # umbractl's iot-data commands are HTTPS calls to umbrad.
 $(BUILD)/umbractl: $(BUILD)/obj/cli/umbractl.o $(BUILD)/obj/cli/text_output.o \
-                   $(BUILD)/obj/cli/iot_data.o $(LIB)
+                   $(BUILD)/obj/cli/iot_data.o $(BUILD)/obj/cli/health.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/umbra-loadgen: $(BUILD)/obj/bench/loadgen.o $(LIB)

@@ -1,8 +1,9 @@
 /*
- * config.c - the configuration table and its three sources.
+ * config.c - the configuration table and its four sources.
  *
  * The table is the single place a key is declared: its name (JSON key; the
- * flag is the same with '-' for '_'), its type, where it lives in struct
+ * flag is the same with '-' for '_', the environment variable UMBRA_ and
+ * the name in upper case), its type, where it lives in struct
  * umbra_config, its default and a line of help.
  */
 #include "config.h"
@@ -11,12 +12,15 @@
 #include "log.h"
 #include "profile.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A KEY_LISTEN is a string where "off" (or "") means not listening. */
 enum key_type { KEY_STRING, KEY_UINT, KEY_LISTEN };
@@ -72,6 +76,12 @@ static const struct key keys[] = {
     UINT(session_expiry, "0", "seconds an offline persistent session is kept, 0 = forever"),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(NKEYS <= 64, "struct umbra_config.from_env has one bit per key");
+
+static uint64_t key_bit(const struct key *k)
+{
+    return (uint64_t)1 << (k - keys);
+}
 
 static const struct key *find_key(const char *name)
 {
@@ -84,6 +94,7 @@ static int set_text(struct umbra_config *c, const struct key *k, const char *val
                     size_t errlen)
 {
     void *field = (char *)c + k->offset;
+    c->from_env &= ~key_bit(k); /* a later source owns the value now */
     if (k->type == KEY_LISTEN && value && (strcmp(value, "off") == 0 || !*value)) value = NULL;
     if (k->type != KEY_UINT) {
         char *copy = value ? strdup(value) : NULL;
@@ -184,6 +195,80 @@ out:
     return rc;
 }
 
+/* The documented name of the `hosts` variable: what the names are for. */
+static const char hostnames_var[] = "UMBRA_HOSTNAMES";
+
+/* "max_inflight" -> "UMBRA_MAX_INFLIGHT" */
+static void env_name(const struct key *k, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "UMBRA_%s", k->name);
+    for (int i = 6; i < n && (size_t)i < cap; i++)
+        out[i] = (char)toupper((unsigned char)out[i]);
+}
+
+/* Which variable a key's value came from: for `hosts`, the one that is set. */
+static void env_source(const struct key *k, char *out, size_t cap)
+{
+    const char *h = getenv(hostnames_var);
+    if (strcmp(k->name, "hosts") == 0 && h && *h)
+        snprintf(out, cap, "%s", hostnames_var);
+    else
+        env_name(k, out, cap);
+}
+
+/* Variables that look like settings but name none are most likely typos
+ * (UMBRA_HOSTNAME); they are not errors, because the environment is shared
+ * with other programs, but the operator should see them. */
+static void warn_unknown_env(void)
+{
+    extern char **environ;
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "UMBRA_", 6) != 0) continue;
+        size_t len = strcspn(*e, "=");
+        char key[64] = "";
+        if (len - 6 < sizeof key) {
+            for (size_t i = 6; i < len; i++)
+                key[i - 6] = (char)tolower((unsigned char)(*e)[i]);
+            key[len - 6] = '\0';
+        }
+        bool is_hostnames = len == strlen(hostnames_var) && strncmp(*e, hostnames_var, len) == 0;
+        if (!find_key(key) && !is_hostnames)
+            log_warn("environment variable %.*s is not an umbrad setting; ignored", (int)len, *e);
+    }
+}
+
+int config_load_env(struct umbra_config *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct key *k = &keys[i];
+        char var[64];
+        env_name(k, var, sizeof var);
+        const char *value = getenv(var);
+        if (strcmp(k->name, "hosts") == 0) {
+            const char *h = getenv(hostnames_var);
+            if (h && *h && value && *value && strcmp(h, value) != 0) {
+                snprintf(err, errlen, "%s and %s disagree: set only %s", hostnames_var, var,
+                         hostnames_var);
+                return UMBRA_ECONFIG;
+            }
+            if (h && *h) value = h;
+        }
+        /* Compose files and `docker run -e X=` pass empty values easily and
+         * omit them with difficulty: empty means "not set", never "off". */
+        if (!value || !*value) continue;
+        char msg[256];
+        int rc = set_text(c, k, value, msg, sizeof msg);
+        if (rc == UMBRA_ECONFIG) {
+            env_source(k, var, sizeof var);
+            snprintf(err, errlen, "%s (from %s)", msg, var);
+        }
+        if (rc) return rc;
+        c->from_env |= key_bit(k);
+    }
+    warn_unknown_env();
+    return 0;
+}
+
 int config_parse_listen(const char *spec, char *host, size_t hostlen, int *port)
 {
     const char *colon;
@@ -215,7 +300,9 @@ int config_parse_listen(const char *spec, char *host, size_t hostlen, int *port)
     return 0;
 }
 
-int config_validate(const struct umbra_config *c, char *err, size_t errlen)
+/* Every message starts with the key it is about: config_validate relies on
+ * that to say where a bad value came from. */
+static int validate_values(const struct umbra_config *c, char *err, size_t errlen)
 {
     char host[128];
     int port;
@@ -285,6 +372,25 @@ int config_validate(const struct umbra_config *c, char *err, size_t errlen)
         return UMBRA_ECONFIG;
     }
     return 0;
+}
+
+int config_validate(const struct umbra_config *c, char *err, size_t errlen)
+{
+    int rc = validate_values(c, err, errlen);
+    if (!rc || !c->from_env) return rc;
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct key *k = &keys[i];
+        size_t n = strlen(k->name);
+        if (!(c->from_env & key_bit(k)) || strncmp(err, k->name, n) != 0 ||
+            (err[n] != ':' && err[n] != ' '))
+            continue;
+        char var[64];
+        env_source(k, var, sizeof var);
+        size_t len = strlen(err);
+        snprintf(err + len, errlen > len ? errlen - len : 0, " (from %s)", var);
+        break;
+    }
+    return rc;
 }
 
 void config_describe(void (*fn)(void *ctx, const char *key, const char *type, const char *help),

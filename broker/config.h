@@ -2,8 +2,9 @@
  * config.h - umbrad's configuration: defaults, JSON file, command-line flags.
  *
  * One table lists every key with its type and default; a JSON key
- * "max_inflight" is the flag "--max-inflight". Later sources override
- * earlier ones: defaults, then -c FILE, then flags.
+ * "max_inflight" is the flag "--max-inflight" and the environment variable
+ * UMBRA_MAX_INFLIGHT. Later sources override earlier ones: defaults, then
+ * -c FILE, then the environment, then flags.
  */
 #ifndef UMBRA_CONFIG_H
 #define UMBRA_CONFIG_H
@@ -35,6 +36,7 @@ struct umbra_config {
     uint64_t connect_timeout;     /* seconds to send CONNECT, default 10 */
     uint64_t tls_handshake_timeout; /* seconds to finish the TLS handshake, default 10 */
     uint64_t session_expiry;      /* seconds an offline persistent session lives, 0 = forever */
+    uint64_t from_env;            /* internal: a bit per key set from the environment */
 };
 
 /* Fill with defaults. Returns 0 or UMBRA_ENOMEM. Free with config_free(). */
@@ -52,7 +54,19 @@ int config_set(struct umbra_config *c, const char *key, const char *value, char 
 /* Load a JSON object file; unknown keys and wrong types are errors. */
 int config_load_file(struct umbra_config *c, const char *path, char *err, size_t errlen);
 
-/* Check cross-field rules after loading (profile names, listener syntax). */
+/*
+ * Apply the environment: UMBRA_<KEY> in upper case for every key
+ * (UMBRA_DATA_DIR, UMBRA_MAX_INFLIGHT), and UMBRA_HOSTNAMES for `hosts`
+ * (UMBRA_HOSTS also works; both set to different values is an error). An
+ * empty variable counts as unset. UMBRA_* variables that name no key are
+ * logged as ignored. Returns 0 or UMBRA_ECONFIG, err naming the variable.
+ */
+int config_load_env(struct umbra_config *c, char *err, size_t errlen);
+
+/*
+ * Check every value and the rules between keys, once all sources are in.
+ * A message about a value that came from the environment names the variable.
+ */
 int config_validate(const struct umbra_config *c, char *err, size_t errlen);
 
 /* For --help: calls fn for every key with its default as text. */

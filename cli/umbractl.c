@@ -6,10 +6,12 @@
  * Commands, flags and JSON output mirror `aws iot ...`: each command is a
  * row in one table naming the registry operation and how each flag maps
  * to a field of the AWS request. Values starting with file:// are read
- * from that file, as the AWS CLI does. Exit status: 0 ok, 1 the operation
- * failed (AWS-style error on stderr), 2 usage error.
+ * from that file, as the AWS CLI does. A few commands of Umbra's own
+ * (get-root-ca, health) sit in a second table. Exit status: 0 ok, 1 the
+ * operation failed (AWS-style error on stderr), 2 usage error.
  */
 #include "error.h"
+#include "health.h"
 #include "iot_data.h"
 #include "registry.h"
 #include "text_output.h"
@@ -465,17 +467,83 @@ static const struct command commands[] = {
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+/* Print DATA_DIR/ca.pem as it is, so `docker exec umbra umbractl get-root-ca
+ * > ca.pem` needs no shell or copy in the container. */
+static int print_root_ca(const char *data_dir)
+{
+    char path[4096], chunk[4096];
+    snprintf(path, sizeof path, "%s/ca.pem", data_dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr,
+                "umbractl: cannot read %s: %s (umbrad makes it on its first start on this data "
+                "directory)\n",
+                path, strerror(errno));
+        return 1;
+    }
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (fwrite(chunk, 1, n, stdout) != n) rc = 1;
+    if (ferror(f)) rc = 1;
+    fclose(f);
+    return fflush(stdout) ? 1 : rc;
+}
+
+/* Umbra's own commands: no AWS request, no flags, only the data directory. */
+struct local_command {
+    const char *name;
+    int (*run)(const char *data_dir);
+    const char *help;
+};
+
+static const struct local_command local_commands[] = {
+    {"get-root-ca", print_root_ca,
+     "Print the CA certificate devices trust (DATA_DIR/ca.pem), as AWS's Amazon Root CA."},
+    {"health", health_check,
+     "Ask the running umbrad for GET /healthz: ok and exit 0, else why and exit 1."},
+};
+#define NLOCAL (sizeof local_commands / sizeof local_commands[0])
+
+static const struct local_command *find_local_command(const char *name)
+{
+    for (size_t i = 0; i < NLOCAL; i++)
+        if (strcmp(local_commands[i].name, name) == 0) return &local_commands[i];
+    return NULL;
+}
+
+static int run_local_command(const struct local_command *c, const char *data_dir, int argc,
+                             char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            printf("usage: umbractl %s\n\n%s\n", c->name, c->help);
+            return 0;
+        }
+    }
+    if (argc > 0) {
+        fprintf(stderr, "umbractl %s: unknown option %s (see umbractl %s --help)\n", c->name,
+                argv[0], c->name);
+        return 2;
+    }
+    return c->run(data_dir);
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: umbractl [--data-dir DIR] [--endpoint-url URL] [--output json|text] COMMAND "
             "[--FLAG VALUE]...\n\n"
             "Administer an Umbra broker's registry; commands and flags mirror `aws iot`.\n"
-            "The data directory is --data-dir, else $UMBRA_DATA_DIR, else ./var.\n"
+            "The data directory is --data-dir, else $UMBRA_DATA_DIR, else ./var; ARNs use\n"
+            "the region $UMBRA_REGION (umbrad's setting), else us-east-1.\n"
             "--output may also follow the command, as with the AWS CLI.\n\n"
             "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-28s %s\n", commands[i].name, commands[i].help);
+    fprintf(out, "\nUmbra's own commands:\n");
+    for (size_t i = 0; i < NLOCAL; i++)
+        fprintf(out, "  %-28s %s\n", local_commands[i].name, local_commands[i].help);
     fprintf(out, "\n  umbractl COMMAND --help     flags of one command\n"
                  "  umbractl --version          print the version\n");
 }
@@ -712,8 +780,10 @@ static int run_command(const char *data_dir, const struct command *c, json_t *re
         return 1;
     }
     snprintf(path, sizeof path, "%s/umbra.db", data_dir);
+    /* The daemon's region, when its environment is ours too (docker exec). */
+    const char *region = getenv("UMBRA_REGION");
     struct registry *r;
-    if (registry_open(&r, path, NULL, err, sizeof err)) {
+    if (registry_open(&r, path, region && *region ? region : NULL, err, sizeof err)) {
         fprintf(stderr, "umbractl: %s\n", err);
         return 1;
     }
@@ -777,6 +847,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    const struct local_command *local = find_local_command(argv[i]);
+    if (local) return run_local_command(local, data_dir, argc - i - 1, argv + i + 1);
     const struct command *c = find_command(argv[i]);
     if (!c) {
         fprintf(stderr, "umbractl: unknown command or option '%s' (see umbractl --help)\n",

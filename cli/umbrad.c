@@ -3,7 +3,9 @@
  *
  *   umbrad [-c FILE] [--data-dir DIR] [--mqtt HOST:PORT] [--log-level L] ...
  *
- * Every configuration key is a flag ("max_inflight" is --max-inflight).
+ * Every configuration key is a flag ("max_inflight" is --max-inflight) and
+ * an environment variable (UMBRA_MAX_INFLIGHT); flags win over the
+ * environment, which wins over the -c file.
  * Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 when the broker
  * cannot start, 2 for a usage error.
  */
@@ -36,6 +38,9 @@ static void usage(FILE *out)
                  "  -c FILE                  JSON configuration (keys as below, '_' for '-')\n"
                  "  --version                print the version and exit\n"
                  "  --help                   print this help and exit\n\n"
+                 "Every option is also an environment variable, UMBRA_ and its name in upper\n"
+                 "case with '_' for '-' (UMBRA_DATA_DIR, UMBRA_MAX_INFLIGHT), and UMBRA_HOSTNAMES\n"
+                 "is --hosts. Later sources win: defaults, -c FILE, environment, flags.\n\n"
                  "options:\n");
     config_describe(print_key, out);
 }
@@ -62,6 +67,11 @@ static int parse_args(int argc, char **argv, struct umbra_config *cfg)
             fprintf(stderr, "umbrad: %s\n", err);
             return 2;
         }
+    }
+    /* Then the environment (a container's settings), which flags override. */
+    if (config_load_env(cfg, err, sizeof err)) {
+        fprintf(stderr, "umbrad: %s\n", err);
+        return 2;
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

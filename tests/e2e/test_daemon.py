@@ -1,5 +1,6 @@
 """umbrad as a program: listeners, signals, configuration, logs; umbractl basics."""
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -97,6 +98,25 @@ def test_flags_override_config_file(start_broker, tmp_path):
     s.no_packet(0.3)
 
 
+def test_environment_overrides_config_file(start_broker, tmp_path, monkeypatch):
+    cfg = tmp_path / "umbra.json"
+    cfg.write_text(json.dumps({"mqtt_profile": "mqtt"}))
+    monkeypatch.setenv("UMBRA_MQTT_PROFILE", "aws")
+    b = start_broker("-c", str(cfg))
+    assert "profile aws" in b.wait_log("listening: mqtt")
+    assert not qos2_publish_accepted(b)
+
+
+@pytest.mark.parametrize("var,value", [("UMBRA_MAX_INFLIGHT", "lots"), ("UMBRA_LOG_LEVEL", "loud"),
+                                       ("UMBRA_MQTTS", "nonsense")])
+def test_bad_environment_variable_exits_2_naming_it(tmp_path, var, value):
+    env = dict(os.environ, **{var: value})
+    r = subprocess.run([UMBRAD, "--data-dir", str(tmp_path)], capture_output=True, timeout=20,
+                       env=env)
+    assert r.returncode == 2, r.stderr
+    assert var.encode() in r.stderr
+
+
 @pytest.mark.parametrize("args", [["--no-such-flag", "1"], ["--max-inflight", "lots"],
                                   ["--max-inflight", "-1"], ["--max-inflight"],
                                   ["--mqtt", "nonsense"], ["--mqtt-profile", "bogus"],
@@ -148,3 +168,81 @@ def test_control_characters_from_clients_cannot_forge_log_lines(broker):
     line = broker.log_line("client connected: id=evil?")
     assert forged in line and "?[2J" in line
     assert not any(l.startswith(forged) for l in broker.logs().splitlines())
+
+
+def test_umbractl_get_root_ca_prints_the_ca_devices_trust(start_broker):
+    b = start_broker(tls=True)
+    r = subprocess.run([UMBRACTL, "--data-dir", b.data_dir, "get-root-ca"], capture_output=True,
+                       timeout=10)
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(b.data_dir, "ca.pem"), "rb") as f:
+        assert r.stdout == f.read()
+    assert r.stdout.startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+def test_umbractl_get_root_ca_without_a_ca_fails(tmp_path):
+    r = subprocess.run([UMBRACTL, "--data-dir", str(tmp_path), "get-root-ca"], capture_output=True,
+                       timeout=10)
+    assert r.returncode == 1 and r.stdout == b""
+    assert b"ca.pem" in r.stderr
+
+
+class HealthEndpoint:
+    """A stand-in for umbrad's metrics listener: GET /healthz answers `status`."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        endpoint = self
+        self.status = 200
+        self.paths = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                endpoint.paths.append(self.path)
+                body = b"ok\n" if endpoint.status == 200 else b"persistence stalled\n"
+                self.send_response(endpoint.status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def test_umbractl_health_asks_the_metrics_listener(tmp_path):
+    endpoint = HealthEndpoint()
+    try:
+        # Whatever path the URL was written with, the check asks for /healthz.
+        (tmp_path / "metrics-url").write_text("http://127.0.0.1:%d/metrics\n" % endpoint.port)
+        health = [UMBRACTL, "--data-dir", str(tmp_path), "health"]
+        r = subprocess.run(health, capture_output=True, text=True, timeout=10)
+        assert (r.returncode, r.stdout) == (0, "ok\n"), r.stderr
+        assert endpoint.paths == ["/healthz"]
+        endpoint.status = 503
+        r = subprocess.run(health, capture_output=True, text=True, timeout=10)
+        assert r.returncode == 1 and r.stdout == ""
+        assert "HTTP 503" in r.stderr and "persistence stalled" in r.stderr
+    finally:
+        endpoint.close()
+    # Nobody listening: unhealthy, within the check's 3 s.
+    r = subprocess.run(health, capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1 and "no answer" in r.stderr
+
+
+def test_umbractl_uses_the_region_of_the_environment(tmp_path):
+    env = dict(os.environ, UMBRA_REGION="eu-west-1")
+    r = subprocess.run([UMBRACTL, "--data-dir", str(tmp_path), "create-thing", "--thing-name", "t"],
+                       capture_output=True, text=True, timeout=20, env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["thingArn"].startswith("arn:aws:iot:eu-west-1:")

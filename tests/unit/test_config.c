@@ -1,4 +1,4 @@
-/* test_config.c - configuration defaults, flags, JSON files and listener specs. */
+/* test_config.c - configuration defaults, flags, JSON files, environment and listener specs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,6 +103,114 @@ static void test_json_file(void **state)
     config_free(&c);
 }
 
+/* The variables these tests set; each test starts and ends without them. */
+static const char *const env_vars[] = {
+    "UMBRA_DATA_DIR",     "UMBRA_MQTTS",     "UMBRA_HTTPS",         "UMBRA_REGION",
+    "UMBRA_LOG_LEVEL",    "UMBRA_HOSTNAMES", "UMBRA_HOSTS",         "UMBRA_MAX_INFLIGHT",
+    "UMBRA_MQTT_PROFILE", "UMBRA_TLS_CERT",  "UMBRA_NOT_A_SETTING",
+};
+
+static int clear_env(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++)
+        unsetenv(env_vars[i]);
+    return 0;
+}
+
+static void test_environment_between_file_and_flags(void **state)
+{
+    (void)state;
+    struct umbra_config c;
+    char err[256];
+    config_init(&c);
+    assert_int_equal(load_text(&c,
+                               "{\"mqtt_profile\": \"aws\", \"max_inflight\": 5, \"region\": "
+                               "\"eu-west-1\"}",
+                               err, sizeof err),
+                     0);
+    setenv("UMBRA_DATA_DIR", "/var/lib/umbra", 1);
+    setenv("UMBRA_MQTTS", "127.0.0.1:18883", 1);
+    setenv("UMBRA_HTTPS", "off", 1);
+    setenv("UMBRA_MAX_INFLIGHT", "7", 1);
+    setenv("UMBRA_LOG_LEVEL", "debug", 1);
+    setenv("UMBRA_HOSTNAMES", "umbra.example.com,192.0.2.10", 1);
+    setenv("UMBRA_REGION", "", 1);         /* empty: not set, the file's value stays */
+    setenv("UMBRA_NOT_A_SETTING", "1", 1); /* a warning, not an error */
+    assert_int_equal(config_load_env(&c, err, sizeof err), 0);
+    assert_string_equal(c.data_dir, "/var/lib/umbra");
+    assert_string_equal(c.mqtts, "127.0.0.1:18883");
+    assert_null(c.https); /* "off", as with the flag */
+    assert_int_equal(c.max_inflight, 7);
+    assert_string_equal(c.log_level, "debug");
+    assert_string_equal(c.hosts, "umbra.example.com,192.0.2.10");
+    assert_string_equal(c.region, "eu-west-1");
+    assert_string_equal(c.mqtt_profile, "aws"); /* no variable: the file's */
+    /* Flags come last. */
+    assert_int_equal(config_set(&c, "max_inflight", "9", err, sizeof err), 0);
+    assert_int_equal(c.max_inflight, 9);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    config_free(&c);
+    clear_env(NULL);
+}
+
+static void test_environment_errors_name_the_variable(void **state)
+{
+    (void)state;
+    struct umbra_config c;
+    char err[256];
+    /* A value that is not a number fails at once. */
+    config_init(&c);
+    setenv("UMBRA_MAX_INFLIGHT", "lots", 1);
+    assert_int_equal(config_load_env(&c, err, sizeof err), UMBRA_ECONFIG);
+    assert_non_null(strstr(err, "UMBRA_MAX_INFLIGHT"));
+    assert_non_null(strstr(err, "lots"));
+    config_free(&c);
+    unsetenv("UMBRA_MAX_INFLIGHT");
+
+    /* A value checked with the others names its variable too... */
+    config_init(&c);
+    setenv("UMBRA_LOG_LEVEL", "loud", 1);
+    setenv("UMBRA_MQTTS", "nonsense", 1);
+    assert_int_equal(config_load_env(&c, err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), UMBRA_ECONFIG);
+    assert_non_null(strstr(err, "(from UMBRA_MQTTS)"));
+    assert_int_equal(config_set(&c, "mqtts", "127.0.0.1:8883", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), UMBRA_ECONFIG);
+    assert_non_null(strstr(err, "(from UMBRA_LOG_LEVEL)"));
+    /* ...unless a flag replaced it: then the variable is not to blame. */
+    assert_int_equal(config_set(&c, "log_level", "louder", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), UMBRA_ECONFIG);
+    assert_null(strstr(err, "UMBRA_"));
+    assert_int_equal(config_set(&c, "log_level", "warn", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    config_free(&c);
+    clear_env(NULL);
+
+    /* The documented name of `hosts` and the generic one must agree. */
+    config_init(&c);
+    setenv("UMBRA_HOSTNAMES", "a.example", 1);
+    setenv("UMBRA_HOSTS", "b.example", 1);
+    assert_int_equal(config_load_env(&c, err, sizeof err), UMBRA_ECONFIG);
+    assert_non_null(strstr(err, "UMBRA_HOSTNAMES"));
+    assert_non_null(strstr(err, "UMBRA_HOSTS"));
+    setenv("UMBRA_HOSTS", "a.example", 1);
+    assert_int_equal(config_load_env(&c, err, sizeof err), 0);
+    assert_string_equal(c.hosts, "a.example");
+    config_free(&c);
+    clear_env(NULL);
+
+    /* A rule between keys names the variable of the key it starts with. */
+    config_init(&c);
+    setenv("UMBRA_TLS_CERT", "/etc/umbra/server.pem", 1);
+    assert_int_equal(config_load_env(&c, err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), UMBRA_ECONFIG);
+    assert_non_null(strstr(err, "tls_key"));
+    assert_non_null(strstr(err, "(from UMBRA_TLS_CERT)"));
+    config_free(&c);
+    clear_env(NULL);
+}
+
 static void test_listen_specs(void **state)
 {
     (void)state;
@@ -132,6 +240,10 @@ int main(void)
         cmocka_unit_test(test_defaults_are_valid),
         cmocka_unit_test(test_flag_values),
         cmocka_unit_test(test_json_file),
+        cmocka_unit_test_setup_teardown(test_environment_between_file_and_flags, clear_env,
+                                        clear_env),
+        cmocka_unit_test_setup_teardown(test_environment_errors_name_the_variable, clear_env,
+                                        clear_env),
         cmocka_unit_test(test_listen_specs),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
