@@ -89,7 +89,7 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Ibroker -Itls -Iregistry -Ipol
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Modules that need no loop or sockets: the pure ones, and the registry over SQLite.
 FUZZ_LIB_SRCS := $(filter broker/mqtt_% broker/error.c broker/strmap.c broker/trie.c \
-                  broker/retain.c broker/levelset.c broker/config.c broker/log.c broker/profile.c broker/buf.c \
+                  broker/retain.c broker/levelset.c broker/config.c broker/log.c broker/log_format.c broker/profile.c broker/buf.c \
                   broker/session.c broker/message.c tls/cert.c tls/pki.c registry/% policy/% shadow/% rules/% http/http_request.c \
                   http/http_response.c http/rest_route.c,$(LIB_SRCS))
 

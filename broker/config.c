@@ -59,6 +59,7 @@ static const struct key keys[] = {
         "AWS IoT policy document (JSON file) for plain-listener clients (default: allow all)"),
     STR(region, "us-east-1", "AWS region used in ARNs"),
     STR(log_level, "info", "error, warn, info or debug"),
+    STR(log_format, "text", "text or json: one line per event on stderr"),
     STR(persist_sync, "normal", "normal (survives a killed daemon) or full (survives power loss)"),
     UINT(max_packet_size, "131072", "largest accepted MQTT packet in bytes"),
     UINT(max_inflight, "100", "unacknowledged QoS 1/2 messages per client"),
@@ -245,6 +246,10 @@ int config_validate(const struct umbra_config *c, char *err, size_t errlen)
     }
     if (!c->log_level || umbra_log_level_parse(c->log_level) < 0) {
         snprintf(err, errlen, "log_level: expected error, warn, info or debug");
+        return UMBRA_ECONFIG;
+    }
+    if (log_format_parse(c->log_format) < 0) {
+        snprintf(err, errlen, "log_format: expected text or json");
         return UMBRA_ECONFIG;
     }
     if (!c->persist_sync ||

@@ -24,6 +24,7 @@ struct umbra_config {
     char *mqtt_policy;            /* policy document for plain clients; NULL = allow all */
     char *region;                 /* AWS region in ARNs, default "us-east-1" */
     char *log_level;              /* error|warn|info|debug */
+    char *log_format;             /* text|json */
     char *persist_sync;           /* "normal" (survives kill -9) or "full" (power loss) */
     uint64_t max_packet_size;     /* bytes, default 131072 */
     uint64_t max_inflight;        /* unacknowledged QoS 1/2 per client, default 100 */

@@ -162,7 +162,8 @@ static void expire_sessions(struct umbra_server *s, uint64_t now)
             if (!sess->conn && now - sess->offline_since_ms >= ttl) expired[n++] = sess;
         }
         for (size_t i = 0; i < n; i++) {
-            log_info("session expired: id=%s", expired[i]->client_id);
+            log_event(UMBRA_LOG_INFO, "session_expired", "session expired: id={client_id}",
+                      LOG_STR("client_id", expired[i]->client_id));
             server_session_destroy(s, expired[i]);
         }
     } while (n == 64);
@@ -400,7 +401,9 @@ void server_refresh_registry(struct umbra_server *s)
         const char *why;
         if (c->tls && c->tls->is_admitted &&
             !server_certificate_allowed(s, c->tls->cert_id, &why)) {
-            log_warn("closing connections of certificate %s: %s", c->tls->cert_id, why);
+            log_event(UMBRA_LOG_WARN, "certificate_closed",
+                      "closing connections of certificate {cert}: {reason}",
+                      LOG_STR("cert", c->tls->cert_id), LOG_STR("reason", why));
             conn_close(c, why);
         }
         n = next;
@@ -641,7 +644,8 @@ static void on_signal(uv_signal_t *h, int signum)
         server_refresh_registry(s);
         return;
     }
-    log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    log_event(UMBRA_LOG_INFO, "signal", "received {signal}, shutting down",
+              LOG_STR("signal", signum == SIGINT ? "SIGINT" : "SIGTERM"));
     server_stop(s);
 }
 

@@ -124,6 +124,7 @@ int main(int argc, char **argv)
         return rc;
     }
     umbra_log_set_level(umbra_log_level_parse(cfg.log_level));
+    umbra_log_set_format(log_format_parse(cfg.log_format));
     /* A peer that vanishes mid-write must cost an error code, not the process. */
     signal(SIGPIPE, SIG_IGN);
 
@@ -143,12 +144,15 @@ int main(int argc, char **argv)
         server_stop(&server);
         status = 1;
     } else {
-        log_info("umbrad %s started, data in %s", UMBRA_VERSION, cfg.data_dir);
+        log_event(UMBRA_LOG_INFO, "started", "umbrad {version} started, data in {data_dir}",
+                  LOG_STR("version", UMBRA_VERSION), LOG_STR("data_dir", cfg.data_dir));
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     server_free(&server);
     uv_loop_close(&loop);
     config_free(&cfg);
-    if (!status) log_info("umbrad stopped");
+    if (!status)
+        log_event(UMBRA_LOG_INFO, "stopped", "umbrad stopped",
+                  LOG_JSON_STR("version", UMBRA_VERSION));
     return status;
 }
