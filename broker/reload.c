@@ -85,8 +85,8 @@ static struct umbra_config *read_config(struct umbra_server *s)
     if (!s->load_config(s->load_config_ctx, fresh, err, sizeof err)) return fresh;
     const char *file = s->config_file ? s->config_file : "the command line";
     log_event(UMBRA_LOG_ERROR, "config_refused",
-              "reload: refused {file}: {reason}; the running configuration stays",
-              LOG_STR("file", file), LOG_JSON_STR("key", config_error_key(err)),
+              "reload: refused {reason}; the running configuration stays",
+              LOG_JSON_STR("file", file), LOG_JSON_STR("key", config_error_key(err)),
               LOG_STR("reason", err));
     config_free(fresh);
     free(fresh);
@@ -104,6 +104,12 @@ static void take_config(struct umbra_server *s, struct umbra_config *fresh)
         free(fresh);
         return;
     }
+    /* Logged at the level in force when the signal came, like the lines
+     * about each key: a new level applies from the next line on. */
+    log_event(UMBRA_LOG_INFO, "config_reloaded",
+              "reload: {applied} changes applied, {kept} need a restart",
+              LOG_INT("applied", d.applied), LOG_INT("kept", d.kept),
+              LOG_JSON_STR("file", s->config_file));
     bool sys_changed = fresh->sys_interval != s->cfg->sys_interval;
     struct umbra_config *old = s->reloaded;
     s->cfg = s->reloaded = fresh;
@@ -113,10 +119,6 @@ static void take_config(struct umbra_server *s, struct umbra_config *fresh)
     }
     apply(s, s->cfg);
     if (sys_changed) server_start_sys_timer(s);
-    log_event(UMBRA_LOG_INFO, "config_reloaded",
-              "reload: {applied} changes applied, {kept} need a restart",
-              LOG_INT("applied", d.applied), LOG_INT("kept", d.kept),
-              LOG_JSON_STR("file", s->config_file));
 }
 
 void reload_run(struct umbra_server *s)

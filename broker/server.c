@@ -462,8 +462,7 @@ static int reload_context(struct umbra_server *s, struct tls_context **ctx,
     struct tls_context *fresh;
     if (make_tls_context(s->cfg, alpn, &fresh, err, sizeof err)) {
         log_event(UMBRA_LOG_ERROR, "tls_reload_refused",
-                  "reload: kept the current server certificate: {reason}",
-                  LOG_STR("reason", err));
+                  "reload: kept the current server certificate: {reason}", LOG_STR("reason", err));
         return -1;
     }
     for (int i = 0; i < s->nlisteners; i++)

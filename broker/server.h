@@ -52,8 +52,7 @@ struct route_target {
 /* Reads the configuration again for a reload: fills out (already
  * config_init'ed) from the same sources as at start, or returns nonzero
  * with a message in err. */
-typedef int (*server_config_loader)(void *ctx, struct umbra_config *out, char *err,
-                                    size_t errlen);
+typedef int (*server_config_loader)(void *ctx, struct umbra_config *out, char *err, size_t errlen);
 
 struct umbra_server {
     uv_loop_t *loop;

@@ -152,8 +152,10 @@ int main(int argc, char **argv)
     struct args args = {argc, argv, NULL};
     bool is_print = false;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) args.config_file = argv[++i];
-        else if (strcmp(argv[i], "--print-config") == 0) is_print = true;
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            args.config_file = argv[++i];
+        else if (strcmp(argv[i], "--print-config") == 0)
+            is_print = true;
     }
     struct umbra_config cfg;
     if (config_init(&cfg)) {
@@ -163,8 +165,10 @@ int main(int argc, char **argv)
     char err[1024];
     int rc = load_config(&args, &cfg, err, sizeof err);
     if (rc || is_print) {
-        if (rc) fprintf(stderr, "umbrad: %s\n", err);
-        else rc = print_config(&cfg);
+        if (rc)
+            fprintf(stderr, "umbrad: %s\n", err);
+        else
+            rc = print_config(&cfg);
         config_free(&cfg);
         return rc;
     }
