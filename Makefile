@@ -146,7 +146,7 @@ $(BUILD)/umbrad: $(BUILD)/obj/cli/umbrad.o $(LIB)
 
 # umbractl's iot-data commands are HTTPS calls to umbrad.
 $(BUILD)/umbractl: $(BUILD)/obj/cli/umbractl.o $(BUILD)/obj/cli/text_output.o \
-                   $(BUILD)/obj/cli/iot_data.o $(LIB)
+                   $(BUILD)/obj/cli/iot_data.o $(BUILD)/obj/cli/backup.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/umbra-loadgen: $(BUILD)/obj/bench/loadgen.o $(LIB)

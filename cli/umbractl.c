@@ -9,6 +9,7 @@
  * from that file, as the AWS CLI does. Exit status: 0 ok, 1 the operation
  * failed (AWS-style error on stderr), 2 usage error.
  */
+#include "backup.h"
 #include "error.h"
 #include "iot_data.h"
 #include "registry.h"
@@ -476,6 +477,8 @@ static void usage(FILE *out)
             "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-28s %s\n", commands[i].name, commands[i].help);
+    fprintf(out, "\n  %-28s %s\n", "backup DEST",
+            "Copy the data directory to DEST while umbrad runs (an extension).");
     fprintf(out, "\n  umbractl COMMAND --help     flags of one command\n"
                  "  umbractl --version          print the version\n");
 }
@@ -777,6 +780,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* Not an AWS operation: it copies the data directory, registry and all. */
+    if (strcmp(argv[i], "backup") == 0) return backup_main(data_dir, argc - i - 1, argv + i + 1);
     const struct command *c = find_command(argv[i]);
     if (!c) {
         fprintf(stderr, "umbractl: unknown command or option '%s' (see umbractl --help)\n",
