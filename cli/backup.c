@@ -44,13 +44,14 @@ struct backup_opts {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: umbractl [--data-dir DIR] backup DEST [--pages-per-step N] [--sleep-ms N]\n\n"
-            "Copy the data directory to DEST, a new directory, while umbrad runs: umbra.db\n"
-            "from one consistent snapshot, and the CA, server and umbractl keys and\n"
-            "certificates. DEST is itself a data directory: restore by starting umbrad\n"
-            "with --data-dir DEST, or by moving it into place while umbrad is stopped.\n"
-            "The database is copied N pages at a time (default %d) with a pause of\n"
-            "--sleep-ms between steps (default %d), to leave the disk to the daemon.\n",
+            "usage: umbractl backup DEST [--pages-per-step N] [--sleep-ms N]\n\n"
+            "Copy the data directory (--data-dir, before the command) to DEST, a new\n"
+            "directory, while umbrad runs: umbra.db from one consistent snapshot, and the\n"
+            "CA, server and umbractl keys and certificates. DEST is itself a data\n"
+            "directory: restore by starting umbrad with --data-dir DEST, or by moving it\n"
+            "into place while umbrad is stopped. The database is copied N pages at a time\n"
+            "(default %d) with a pause of --sleep-ms between steps (default %d), to leave\n"
+            "the disk to the daemon.\n",
             DEFAULT_PAGES_PER_STEP, DEFAULT_SLEEP_MS);
 }
 
