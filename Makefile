@@ -9,6 +9,8 @@
 #   make bench-rules      what 10 topic rules cost on the publish path (bench/rules.sh)
 #   make image            build the container image umbra:latest (Docker, else podman)
 #   make test-image       build the image, run it and use it from this machine (tests/image/test.sh)
+#   make install          umbrad, umbractl, man pages, example configuration, systemd unit
+#                         (PREFIX=/usr/local, DESTDIR= to stage)
 
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
@@ -52,11 +54,23 @@ FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build/fuzz/%)
 DEB_BUILD := gcc make pkg-config libuv1-dev libjansson-dev libsqlite3-dev libmbedtls-dev \
              libhttp-parser-dev libcurl4-openssl-dev libpq-dev
 DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev mosquitto-clients python3 openssl curl \
-             python3-paho-mqtt python3-pytest python3-cryptography postgresql
+             python3-paho-mqtt python3-pytest python3-cryptography postgresql \
+             systemd groff-base man-db
 DEB_BENCH := mosquitto
 
-.PHONY: all deps deps-bench run test unit e2e fuzz fuzz-build bench bench-tls bench-shadow bench-rules clean format \
-        image test-image
+# Where `make install` puts things (DESTDIR stages them elsewhere).
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/umbra
+# /usr keeps its configuration in /etc; any other prefix has its own etc.
+SYSCONFDIR  ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+
+.PHONY: all deps deps-bench run test unit e2e fuzz fuzz-build bench bench-tls bench-shadow bench-rules \
+        clean format install uninstall image test-image
 
 all: $(LIB) $(PROGS)
 
@@ -92,7 +106,7 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Ibroker -Itls -Iregistry -Ipol
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Modules that need no loop or sockets: the pure ones, and the registry over SQLite.
 FUZZ_LIB_SRCS := $(filter broker/mqtt_% broker/error.c broker/strmap.c broker/trie.c \
-                  broker/retain.c broker/levelset.c broker/config.c broker/log.c broker/profile.c broker/buf.c \
+                  broker/retain.c broker/levelset.c broker/config.c broker/log.c broker/log_format.c broker/profile.c broker/buf.c \
                   broker/session.c broker/message.c tls/cert.c tls/pki.c registry/% policy/% shadow/% rules/% http/http_request.c \
                   http/http_response.c http/rest_route.c,$(LIB_SRCS))
 
@@ -141,7 +155,8 @@ $(BUILD)/umbrad: $(BUILD)/obj/cli/umbrad.o $(LIB)
 
 # umbractl's iot-data commands are HTTPS calls to umbrad.
 $(BUILD)/umbractl: $(BUILD)/obj/cli/umbractl.o $(BUILD)/obj/cli/text_output.o \
-                   $(BUILD)/obj/cli/iot_data.o $(BUILD)/obj/cli/health.o $(LIB)
+                   $(BUILD)/obj/cli/iot_data.o $(BUILD)/obj/cli/health.o $(BUILD)/obj/cli/backup.o \
+                   $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/umbra-loadgen: $(BUILD)/obj/bench/loadgen.o $(LIB)
@@ -157,6 +172,37 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $< $(LIB) \
 	  $(shell pkg-config --libs cmocka) $(LDLIBS)
+
+# The example configuration is what umbrad prints: every key with its default,
+# so it cannot drift from the table in broker/config.c. The service's own file
+# is the same with the service's data directory; an existing one is the
+# operator's and is never overwritten.
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/umbra \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0755 $(BUILD)/umbrad $(DESTDIR)$(SBINDIR)/umbrad
+	install -m 0755 $(BUILD)/umbractl $(DESTDIR)$(BINDIR)/umbractl
+	install -m 0644 docs/man/umbrad.8 $(DESTDIR)$(MANDIR)/man8/umbrad.8
+	install -m 0644 docs/man/umbractl.1 $(DESTDIR)$(MANDIR)/man1/umbractl.1
+	install -m 0644 docs/operations.md $(DESTDIR)$(DOCDIR)/operations.md
+	$(BUILD)/umbrad --print-config > $(DESTDIR)$(DOCDIR)/umbra.json.example
+	test -e $(DESTDIR)$(SYSCONFDIR)/umbra/umbra.json || \
+	  $(BUILD)/umbrad --print-config --data-dir /var/lib/umbra \
+	    > $(DESTDIR)$(SYSCONFDIR)/umbra/umbra.json
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' dist/umbrad.service.in \
+	  > $(DESTDIR)$(UNITDIR)/umbrad.service
+	install -m 0644 dist/umbra.sysusers $(DESTDIR)$(SYSUSERSDIR)/umbra.conf
+	chmod 0644 $(DESTDIR)$(DOCDIR)/umbra.json.example $(DESTDIR)$(SYSCONFDIR)/umbra/umbra.json \
+	  $(DESTDIR)$(UNITDIR)/umbrad.service
+
+# Leaves the configuration in SYSCONFDIR and the data in /var/lib/umbra.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/umbrad $(DESTDIR)$(BINDIR)/umbractl \
+	  $(DESTDIR)$(MANDIR)/man8/umbrad.8 $(DESTDIR)$(MANDIR)/man1/umbractl.1 \
+	  $(DESTDIR)$(DOCDIR)/operations.md $(DESTDIR)$(DOCDIR)/umbra.json.example \
+	  $(DESTDIR)$(UNITDIR)/umbrad.service $(DESTDIR)$(SYSUSERSDIR)/umbra.conf
+	-rmdir $(DESTDIR)$(DOCDIR)
 
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/unit/*.c)

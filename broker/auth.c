@@ -527,12 +527,33 @@ static const char *resource_kind(enum policy_action action)
     }
 }
 
+static void log_denied(const struct umbra_auth *a, enum policy_action action, const char *arn,
+                       enum policy_decision d, int who)
+{
+    char reason[300];
+    const char *policy = d == POLICY_EXPLICIT_DENY ? a->set->names[who] : NULL;
+    if (policy)
+        snprintf(reason, sizeof reason, "explicit Deny in policy %s", policy);
+    else
+        snprintf(reason, sizeof reason, "no policy allows it%s",
+                 a->set->n ? "" : " (none attached)");
+    log_event(UMBRA_LOG_WARN, "denied",
+              "denied: client={client_id} action={action} resource={resource}: {reason}",
+              LOG_STR("client_id", client_label(a)), LOG_STR("action", policy_action_name(action)),
+              LOG_STR("resource", arn), LOG_STR("reason", reason), LOG_JSON_STR("policy", policy));
+}
+
 static enum policy_decision decide(struct umbra_server *s, struct umbra_auth *a,
                                    enum policy_action action, const char *name, size_t len)
 {
     if (!a->set) {
-        log_warn("denied: client=%s action=%s: the policies of %s could not be loaded",
-                 client_label(a), policy_action_name(action), a->principal ? a->principal : "-");
+        log_event(UMBRA_LOG_WARN, "denied",
+                  "denied: client={client_id} action={action}: the policies of {principal} could "
+                  "not be loaded",
+                  LOG_STR("client_id", client_label(a)),
+                  LOG_STR("action", policy_action_name(action)),
+                  LOG_STR("principal", a->principal ? a->principal : "-"),
+                  LOG_JSON_STR("reason", "the policies could not be loaded"));
         return POLICY_IMPLICIT_DENY;
     }
     const char *kind = resource_kind(action);
@@ -560,20 +581,16 @@ static enum policy_decision decide(struct umbra_server *s, struct umbra_auth *a,
             quiet = true;
         } else {
             if (a->denials_not_logged)
-                log_warn("client=%s: %u more denials in the second before (not logged)",
-                         client_label(a), a->denials_not_logged);
+                log_event(UMBRA_LOG_WARN, "denials_not_logged",
+                          "client={client_id}: {count} more denials in the second before (not "
+                          "logged)",
+                          LOG_STR("client_id", client_label(a)),
+                          LOG_INT("count", a->denials_not_logged));
             a->denials_not_logged = 0;
             a->last_denial_log_ms = now;
         }
     }
-    if (quiet) {
-        /* counted above */
-    } else if (d == POLICY_EXPLICIT_DENY)
-        log_warn("denied: client=%s action=%s resource=%s: explicit Deny in policy %s",
-                 client_label(a), policy_action_name(action), arn, a->set->names[who]);
-    else if (d == POLICY_IMPLICIT_DENY)
-        log_warn("denied: client=%s action=%s resource=%s: no policy allows it%s", client_label(a),
-                 policy_action_name(action), arn, a->set->n ? "" : " (none attached)");
+    if (!quiet && d != POLICY_ALLOWED) log_denied(a, action, arn, d, who);
     if (arn != stack) free(arn);
     return d;
 }

@@ -63,6 +63,7 @@ static const struct key keys[] = {
         "AWS IoT policy document (JSON file) for plain-listener clients (default: allow all)"),
     STR(region, "us-east-1", "AWS region used in ARNs"),
     STR(log_level, "info", "error, warn, info or debug"),
+    STR(log_format, "text", "text or json: one line per event on stderr"),
     STR(persist_sync, "normal", "normal (survives a killed daemon) or full (survives power loss)"),
     UINT(max_packet_size, "131072", "largest accepted MQTT packet in bytes"),
     UINT(max_inflight, "100", "unacknowledged QoS 1/2 messages per client"),
@@ -168,7 +169,7 @@ int config_load_file(struct umbra_config *c, const char *path, char *err, size_t
     {
         const struct key *k = find_key(name);
         if (!k) {
-            snprintf(err, errlen, "%s: unknown key '%s'", path, name);
+            snprintf(err, errlen, "%s: %s: unknown key", path, name);
             rc = UMBRA_ECONFIG;
             break;
         }
@@ -182,7 +183,7 @@ int config_load_file(struct umbra_config *c, const char *path, char *err, size_t
             snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
             text = num;
         } else {
-            snprintf(err, errlen, "%s: key '%s' must be %s", path, name,
+            snprintf(err, errlen, "%s: %s: must be %s", path, name,
                      k->type != KEY_UINT ? "a string" : "a non-negative integer");
             rc = UMBRA_ECONFIG;
             break;
@@ -322,8 +323,12 @@ static int validate_values(const struct umbra_config *c, char *err, size_t errle
         snprintf(err, errlen, "mqtts_profile: expected 'mqtt' or 'aws'");
         return UMBRA_ECONFIG;
     }
-    if (!c->region || !*c->region || (c->hosts && !*c->hosts)) {
-        snprintf(err, errlen, "region and hosts must not be empty");
+    if (!c->region || !*c->region) {
+        snprintf(err, errlen, "region: must not be empty");
+        return UMBRA_ECONFIG;
+    }
+    if (c->hosts && !*c->hosts) {
+        snprintf(err, errlen, "hosts: must not be empty");
         return UMBRA_ECONFIG;
     }
     if (!c->mqtt_profile || !umbra_profile_find(c->mqtt_profile)) {
@@ -332,6 +337,10 @@ static int validate_values(const struct umbra_config *c, char *err, size_t errle
     }
     if (!c->log_level || umbra_log_level_parse(c->log_level) < 0) {
         snprintf(err, errlen, "log_level: expected error, warn, info or debug");
+        return UMBRA_ECONFIG;
+    }
+    if (log_format_parse(c->log_format) < 0) {
+        snprintf(err, errlen, "log_format: expected text or json");
         return UMBRA_ECONFIG;
     }
     if (!c->persist_sync ||
@@ -360,7 +369,9 @@ static int validate_values(const struct umbra_config *c, char *err, size_t errle
         return UMBRA_ECONFIG;
     }
     if (!c->tls_cert != !c->tls_key) {
-        snprintf(err, errlen, "tls_cert and tls_key go together");
+        /* Named by the one that was given: that is where the mistake is. */
+        snprintf(err, errlen, "%s: tls_cert and tls_key go together",
+                 c->tls_cert ? "tls_cert" : "tls_key");
         return UMBRA_ECONFIG;
     }
     if (c->tls_handshake_timeout < 1 || c->tls_handshake_timeout > 3600) {
@@ -402,4 +413,90 @@ void config_describe(void (*fn)(void *ctx, const char *key, const char *type, co
                  keys[i].def ? keys[i].def : "", keys[i].def ? ")" : "");
         fn(ctx, keys[i].name, keys[i].type == KEY_UINT ? "N" : "TEXT", line);
     }
+}
+
+/* ---- comparing, copying and printing (reload, --print-config) ---- */
+
+static bool key_equal(const struct umbra_config *a, const struct umbra_config *b,
+                      const struct key *k)
+{
+    const void *fa = (const char *)a + k->offset, *fb = (const char *)b + k->offset;
+    if (k->type == KEY_UINT) return *(const uint64_t *)fa == *(const uint64_t *)fb;
+    const char *sa = *(char *const *)fa, *sb = *(char *const *)fb;
+    return sa == sb || (sa && sb && strcmp(sa, sb) == 0);
+}
+
+void config_each_change(const struct umbra_config *a, const struct umbra_config *b,
+                        void (*fn)(void *ctx, const char *key), void *ctx)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (!key_equal(a, b, &keys[i])) fn(ctx, keys[i].name);
+}
+
+int config_copy_key(struct umbra_config *dst, const struct umbra_config *src, const char *key)
+{
+    const struct key *k = find_key(key);
+    if (!k) return UMBRA_ENOTFOUND;
+    const void *from = (const char *)src + k->offset;
+    void *to = (char *)dst + k->offset;
+    if (k->type == KEY_UINT) {
+        *(uint64_t *)to = *(const uint64_t *)from;
+        return 0;
+    }
+    const char *v = *(char *const *)from;
+    char *copy = v ? strdup(v) : NULL;
+    if (v && !copy) return UMBRA_ENOMEM;
+    free(*(char **)to);
+    *(char **)to = copy;
+    return 0;
+}
+
+void config_value_text(const struct umbra_config *c, const char *key, char *out, size_t cap)
+{
+    const struct key *k = find_key(key);
+    const void *f = k ? (const char *)c + k->offset : NULL;
+    if (!k)
+        snprintf(out, cap, "?");
+    else if (k->type == KEY_UINT)
+        snprintf(out, cap, "%llu", (unsigned long long)*(const uint64_t *)f);
+    else if (*(char *const *)f)
+        snprintf(out, cap, "%s", *(char *const *)f);
+    else
+        snprintf(out, cap, "%s", k->type == KEY_LISTEN ? "off" : "(default)");
+}
+
+const char *config_error_key(const char *err)
+{
+    /* Messages read "[FILE[:LINE]: ]KEY: reason": the key is the first
+     * part before a ": " that names one. */
+    for (const char *p = err; p && *p;) {
+        const char *colon = strstr(p, ": ");
+        if (!colon) break;
+        for (size_t i = 0; i < NKEYS; i++)
+            if (strlen(keys[i].name) == (size_t)(colon - p) &&
+                strncmp(keys[i].name, p, (size_t)(colon - p)) == 0)
+                return keys[i].name;
+        p = colon + 2;
+    }
+    return NULL;
+}
+
+char *config_to_json(const struct umbra_config *c)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < NKEYS; i++) {
+        const void *f = (const char *)c + keys[i].offset;
+        const char *v = keys[i].type == KEY_UINT ? NULL : *(char *const *)f;
+        json_t *value = keys[i].type == KEY_UINT ? json_integer((json_int_t) * (const uint64_t *)f)
+                        : v                      ? json_string(v)
+                        : keys[i].type == KEY_LISTEN ? json_string("off")
+                                                     : json_null();
+        if (json_object_set_new(o, keys[i].name, value)) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    char *text = o ? json_dumps(o, JSON_INDENT(4) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    return text;
 }

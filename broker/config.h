@@ -25,6 +25,7 @@ struct umbra_config {
     char *mqtt_policy;            /* policy document for plain clients; NULL = allow all */
     char *region;                 /* AWS region in ARNs, default "us-east-1" */
     char *log_level;              /* error|warn|info|debug */
+    char *log_format;             /* text|json */
     char *persist_sync;           /* "normal" (survives kill -9) or "full" (power loss) */
     uint64_t max_packet_size;     /* bytes, default 131072 */
     uint64_t max_inflight;        /* unacknowledged QoS 1/2 per client, default 100 */
@@ -51,7 +52,8 @@ void config_free(struct umbra_config *c);
 int config_set(struct umbra_config *c, const char *key, const char *value, char *err,
                size_t errlen);
 
-/* Load a JSON object file; unknown keys and wrong types are errors. */
+/* Load a JSON object file; unknown keys and wrong types are errors. Every
+ * error message starts with the path ("PATH: KEY: reason", "PATH:LINE: ..."). */
 int config_load_file(struct umbra_config *c, const char *path, char *err, size_t errlen);
 
 /*
@@ -72,6 +74,21 @@ int config_validate(const struct umbra_config *c, char *err, size_t errlen);
 /* For --help: calls fn for every key with its default as text. */
 void config_describe(void (*fn)(void *ctx, const char *key, const char *type, const char *help),
                      void *ctx);
+
+/* Reload: calls fn for every key whose value differs between a and b. */
+void config_each_change(const struct umbra_config *a, const struct umbra_config *b,
+                        void (*fn)(void *ctx, const char *key), void *ctx);
+/* Copy one key's value from src to dst. 0, UMBRA_ENOTFOUND or UMBRA_ENOMEM. */
+int config_copy_key(struct umbra_config *dst, const struct umbra_config *src, const char *key);
+/* A key's value as text for a log line: "off" for a listener that is off,
+ * "(default)" for a text key left unset. */
+void config_value_text(const struct umbra_config *c, const char *key, char *out, size_t cap);
+/* The key an error message of this module is about ("max_inflight" in
+ * "umbra.json: max_inflight: must be ..."), or NULL. Static. */
+const char *config_error_key(const char *err);
+/* Every key and its value as a JSON object that config_load_file reads
+ * back (for --print-config). Caller frees with free(); NULL if out of memory. */
+char *config_to_json(const struct umbra_config *c);
 
 /* Parse "HOST:PORT", "[V6]:PORT" or ":PORT" into host (NUL-terminated) and port. */
 int config_parse_listen(const char *spec, char *host, size_t hostlen, int *port);

@@ -304,13 +304,23 @@ void conn_close(struct umbra_conn *c, const char *reason)
     conn_peer(c, peer, sizeof peer);
     if (was_connected) {
         s->stats.clients_connected--;
-        log_info("client disconnected: id=%s addr=%s listener=%s reason=%s",
-                 c->session ? c->session->client_id : "?", peer, conn_listener(c)->kind, reason);
+        log_event(UMBRA_LOG_INFO, "client_disconnected",
+                  "client disconnected: id={client_id} addr={address} listener={listener} "
+                  "reason={reason}",
+                  LOG_STR("client_id", c->session ? c->session->client_id : NULL),
+                  LOG_STR("address", peer), LOG_STR("listener", conn_listener(c)->kind),
+                  LOG_STR("reason", reason));
     } else if (conn_listener(c)->is_http) {
-        log_debug("https connection closed: addr=%s reason=%s", peer, reason);
+        log_event(UMBRA_LOG_DEBUG, "https_closed",
+                  "https connection closed: addr={address} reason={reason}",
+                  LOG_STR("address", peer), LOG_JSON_STR("listener", conn_listener(c)->kind),
+                  LOG_STR("reason", reason));
     } else {
-        log_info("connection closed before CONNECT completed: addr=%s listener=%s reason=%s", peer,
-                 conn_listener(c)->kind, reason);
+        log_event(UMBRA_LOG_INFO, "connection_closed",
+                  "connection closed before CONNECT completed: addr={address} "
+                  "listener={listener} reason={reason}",
+                  LOG_STR("address", peer), LOG_STR("listener", conn_listener(c)->kind),
+                  LOG_STR("reason", reason));
     }
     struct umbra_msg *will = c->will;
     c->will = NULL;
@@ -507,8 +517,10 @@ static bool admit_certificate(struct umbra_conn *c)
     const uint8_t *der = tls_conn_peer_der(c->tls->engine, &len);
     char peer[CONN_PEER_MAX];
     if (!der) {
-        log_warn("refused TLS connection from %s: no client certificate",
-                 conn_peer(c, peer, sizeof peer));
+        log_event(UMBRA_LOG_WARN, "tls_refused", "refused TLS connection from {address}: {reason}",
+                  LOG_STR("address", conn_peer(c, peer, sizeof peer)),
+                  LOG_JSON_STR("listener", conn_listener(c)->kind),
+                  LOG_STR("reason", "no client certificate"));
         conn_close(c, "no client certificate");
         return false;
     }
@@ -523,8 +535,11 @@ static bool admit_certificate(struct umbra_conn *c)
         allowed = server_certificate_allowed(conn_listener(c)->server, id, &why);
     }
     if (!allowed) {
-        log_warn("refused TLS connection from %s: certificate %s: %s",
-                 conn_peer(c, peer, sizeof peer), id, why);
+        log_event(UMBRA_LOG_WARN, "tls_refused",
+                  "refused TLS connection from {address}: certificate {cert}: {reason}",
+                  LOG_STR("address", conn_peer(c, peer, sizeof peer)),
+                  LOG_JSON_STR("listener", conn_listener(c)->kind), LOG_STR("cert", id),
+                  LOG_STR("reason", why));
         conn_close(c, why);
         return false;
     }
@@ -685,8 +700,13 @@ int listener_start(struct umbra_server *s, const char *kind, const char *spec,
         bport = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                   : ((struct sockaddr_in *)&bound)->sin_port);
     s->listeners[s->nlisteners++] = l;
-    log_info("listening: %s on %s port %d (profile %s%s)", kind, host, bport, profile->name,
-             strcmp(kind, "mqtt") == 0 ? ", insecure: no authentication" : "");
+    bool is_insecure = strcmp(kind, "mqtt") == 0;
+    log_event(UMBRA_LOG_INFO, "listening",
+              is_insecure ? "listening: {listener} on {host} port {port} (profile {profile}, "
+                            "insecure: no authentication)"
+                          : "listening: {listener} on {host} port {port} (profile {profile})",
+              LOG_STR("listener", kind), LOG_STR("host", host), LOG_INT("port", bport),
+              LOG_STR("profile", profile->name), LOG_JSON_BOOL("insecure", is_insecure));
     return 0;
 }
 
@@ -705,8 +725,13 @@ void conn_tick(struct umbra_conn *c, uint64_t now_ms)
         if (c->tls && !c->tls->is_admitted) {
             if (waited >= cfg->tls_handshake_timeout * 1000) {
                 char peer[CONN_PEER_MAX];
-                log_warn("dropped TLS connection from %s: handshake not finished in %us",
-                         conn_peer(c, peer, sizeof peer), (unsigned)cfg->tls_handshake_timeout);
+                log_event(UMBRA_LOG_WARN, "tls_handshake_timeout",
+                          "dropped TLS connection from {address}: handshake not finished in "
+                          "{timeout}s",
+                          LOG_STR("address", conn_peer(c, peer, sizeof peer)),
+                          LOG_JSON_STR("listener", conn_listener(c)->kind),
+                          LOG_INT("timeout", cfg->tls_handshake_timeout),
+                          LOG_JSON_STR("reason", "TLS handshake timeout"));
                 conn_close(c, "TLS handshake timeout");
             }
         } else if (conn_listener(c)->is_http) {

@@ -86,6 +86,26 @@ static struct umbra_session *open_session(struct umbra_conn *c, const char *id, 
     return sess;
 }
 
+/* One line per accepted client: who, from where, how; over TLS, which
+ * certificate, ALPN and server name. */
+static void log_connected(struct umbra_conn *c, const struct umbra_session *sess, bool is_clean,
+                          bool is_resumed)
+{
+    char peer[CONN_PEER_MAX];
+    const char *alpn = c->tls ? tls_conn_alpn(c->tls->engine) : NULL;
+    const char *sni = c->tls ? tls_conn_sni(c->tls->engine) : NULL;
+    log_event(UMBRA_LOG_INFO, "client_connected",
+              "client connected: id={client_id} addr={address} listener={listener} "
+              "clean={clean} keepalive={keepalive}",
+              LOG_STR("client_id", sess->client_id),
+              LOG_STR("address", conn_peer(c, peer, sizeof peer)),
+              LOG_STR("listener", conn_listener(c)->kind), LOG_BOOL("clean", is_clean),
+              LOG_INT("keepalive", c->keepalive), LOG_STR("session", is_resumed ? "resumed" : NULL),
+              LOG_FLAG("insecure", strcmp(conn_listener(c)->kind, "mqtt") == 0),
+              LOG_STR("cert", c->tls ? c->tls->cert_id : NULL), LOG_STR("alpn", alpn),
+              LOG_STR("sni", sni));
+}
+
 int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
 {
     struct umbra_server *s = conn_listener(c)->server;
@@ -166,16 +186,7 @@ int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
     uint8_t ack[4];
     mqtt_encode_connack(ack, sizeof ack, present, MQTT_CONNACK_ACCEPTED);
     conn_write(c, ack, sizeof ack, NULL, 0);
-    char peer[CONN_PEER_MAX], tls[400] = "";
-    if (c->tls) {
-        const char *alpn = tls_conn_alpn(c->tls->engine), *sni = tls_conn_sni(c->tls->engine);
-        snprintf(tls, sizeof tls, " cert=%s%s%s%s%s", c->tls->cert_id, alpn ? " alpn=" : "",
-                 alpn ? alpn : "", sni ? " sni=" : "", sni ? sni : "");
-    }
-    log_info("client connected: id=%s addr=%s listener=%s clean=%d keepalive=%u%s%s%s",
-             sess->client_id, conn_peer(c, peer, sizeof peer), conn_listener(c)->kind,
-             m->clean_session, c->keepalive, present ? " session=resumed" : "",
-             strcmp(conn_listener(c)->kind, "mqtt") == 0 ? " insecure" : "", tls);
+    log_connected(c, sess, m->clean_session, present);
     if (present) router_resume(s, sess);
     return 0;
 }

@@ -126,6 +126,28 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS shadows(key TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;"
     "INSERT OR IGNORE INTO schema_version(component, version) VALUES('broker', 1);";
 
+/* The version schema_sql makes; a later change to the tables adds a step
+ * from the previous one and raises it. */
+#define BROKER_SCHEMA_VERSION 1
+
+/* Refuse a database a newer umbrad changed: its tables may not mean what
+ * this build reads (see "Upgrade" in docs/operations.md). */
+static int check_schema_version(sqlite3 *db, const char *path)
+{
+    sqlite3_stmt *st;
+    int version = 0;
+    if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version WHERE component='broker'", -1,
+                           &st, NULL) != SQLITE_OK)
+        return UMBRA_EIO;
+    if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version <= BROKER_SCHEMA_VERSION) return 0;
+    log_error("persist: %s has broker schema version %d, newer than this build's %d: run the "
+              "newer umbrad, or restore the backup taken before the upgrade",
+              path, version, BROKER_SCHEMA_VERSION);
+    return UMBRA_EIO;
+}
+
 struct persist {
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT];
@@ -666,6 +688,7 @@ int persist_open(struct persist **out, const char *path, bool sync_full)
         sqlite3_free(err);
         goto fail;
     }
+    if (check_schema_version(p->db, path)) goto fail;
     for (int i = 0; i < S_COUNT; i++) {
         if (sqlite3_prepare_v2(p->db, stmt_sql[i], -1, &p->stmt[i], NULL) != SQLITE_OK) {
             log_error("persist: %s", sqlite3_errmsg(p->db));

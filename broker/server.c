@@ -20,7 +20,9 @@
 #include "error.h"
 #include "log.h"
 #include "mqtt_codec.h"
+#include "notify.h"
 #include "persist.h"
+#include "reload.h"
 #include "pki.h"
 #include "registry.h"
 #include "tls_engine.h"
@@ -163,7 +165,8 @@ static void expire_sessions(struct umbra_server *s, uint64_t now)
             if (!sess->conn && now - sess->offline_since_ms >= ttl) expired[n++] = sess;
         }
         for (size_t i = 0; i < n; i++) {
-            log_info("session expired: id=%s", expired[i]->client_id);
+            log_event(UMBRA_LOG_INFO, "session_expired", "session expired: id={client_id}",
+                      LOG_STR("client_id", expired[i]->client_id));
             server_session_destroy(s, expired[i]);
         }
     } while (n == 64);
@@ -379,13 +382,13 @@ bool server_certificate_allowed(struct umbra_server *s, const char *cert_id, con
     return false;
 }
 
-/* Registry changed (umbractl): reload, and drop connections whose
- * certificate may no longer connect. */
-void server_refresh_registry(struct umbra_server *s)
+/* Registry changed (umbractl), or a reload asked: reload, and drop
+ * connections whose certificate may no longer connect. */
+static void refresh_registry(struct umbra_server *s, bool is_forced)
 {
     uint64_t counter;
     if (!s->registry || registry_change_counter(s->registry, &counter) ||
-        counter == s->registry_counter)
+        (counter == s->registry_counter && !is_forced))
         return;
     if (load_trust(s)) {
         /* The counter is not taken: the next tick tries again. */
@@ -401,11 +404,23 @@ void server_refresh_registry(struct umbra_server *s)
         const char *why;
         if (c->tls && c->tls->is_admitted &&
             !server_certificate_allowed(s, c->tls->cert_id, &why)) {
-            log_warn("closing connections of certificate %s: %s", c->tls->cert_id, why);
+            log_event(UMBRA_LOG_WARN, "certificate_closed",
+                      "closing connections of certificate {cert}: {reason}",
+                      LOG_STR("cert", c->tls->cert_id), LOG_STR("reason", why));
             conn_close(c, why);
         }
         n = next;
     }
+}
+
+void server_refresh_registry(struct umbra_server *s)
+{
+    refresh_registry(s, false);
+}
+
+void server_reload_registry(struct umbra_server *s)
+{
+    refresh_registry(s, true);
 }
 
 /* Where the server's certificate and key come from: configured files, else
@@ -447,7 +462,8 @@ static int reload_context(struct umbra_server *s, struct tls_context **ctx,
     char err[512];
     struct tls_context *fresh;
     if (make_tls_context(s->cfg, alpn, &fresh, err, sizeof err)) {
-        log_error("reload: kept the current server certificate: %s", err);
+        log_event(UMBRA_LOG_ERROR, "tls_reload_refused",
+                  "reload: kept the current server certificate: {reason}", LOG_STR("reason", err));
         return -1;
     }
     for (int i = 0; i < s->nlisteners; i++)
@@ -457,14 +473,15 @@ static int reload_context(struct umbra_server *s, struct tls_context **ctx,
     return 0;
 }
 
-static void reload_tls(struct umbra_server *s)
+void server_reload_tls(struct umbra_server *s)
 {
     if (!s->tls || reload_context(s, &s->tls, mqtt_alpn) ||
         reload_context(s, &s->https_tls, http_alpn))
         return;
     char cert[4096], key[4096];
     server_credentials(s->cfg, cert, key, sizeof cert);
-    log_info("reload: new TLS connections use %s", cert);
+    log_event(UMBRA_LOG_INFO, "tls_reloaded", "reload: new TLS connections use {file}",
+              LOG_STR("file", cert));
 }
 
 /* Default host names of the server certificate: loopback and this machine. */
@@ -634,16 +651,32 @@ static void on_sys_timer(uv_timer_t *t)
     sys_topics_publish(t->data);
 }
 
+void server_start_sys_timer(struct umbra_server *s)
+{
+    uint64_t ms = s->cfg->sys_interval * 1000;
+    uv_timer_stop(&s->sys_timer);
+    if (ms) uv_timer_start(&s->sys_timer, on_sys_timer, ms, ms);
+}
+
+void server_set_config_loader(struct umbra_server *s, server_config_loader fn, void *ctx,
+                              const char *file)
+{
+    s->load_config = fn;
+    s->load_config_ctx = ctx;
+    s->config_file = file;
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct umbra_server *s = h->data;
     if (signum == SIGHUP) {
-        log_info("received SIGHUP, reloading");
-        reload_tls(s);
-        server_refresh_registry(s);
+        log_event(UMBRA_LOG_INFO, "signal", "received {signal}, reloading",
+                  LOG_STR("signal", "SIGHUP"));
+        reload_run(s);
         return;
     }
-    log_info("received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    log_event(UMBRA_LOG_INFO, "signal", "received {signal}, shutting down",
+              LOG_STR("signal", signum == SIGINT ? "SIGINT" : "SIGTERM"));
     server_stop(s);
 }
 
@@ -652,6 +685,18 @@ static int make_data_dir(const char *dir)
     if (mkdir(dir, 0700) == 0 || errno == EEXIST) return 0;
     log_error("cannot create data directory %s: %s", dir, strerror(errno));
     return UMBRA_EIO;
+}
+
+/* The listeners accept connections: tell the service manager, with what
+ * `systemctl status` shows. */
+void server_notify_ready(struct umbra_server *s)
+{
+    char state[512];
+    int n = snprintf(state, sizeof state, "READY=1\nSTATUS=serving");
+    for (int i = 0; i < s->nlisteners && n > 0 && (size_t)n < sizeof state; i++)
+        n += snprintf(state + n, sizeof state - (size_t)n, "%s %s on %s", i ? "," : "",
+                      s->listeners[i]->kind, s->listeners[i]->addr);
+    if (notify_send(state)) log_warn("cannot notify the service manager at $NOTIFY_SOCKET");
 }
 
 int server_start(struct umbra_server *s)
@@ -689,11 +734,8 @@ int server_start(struct umbra_server *s)
     uv_timer_start(&s->tick_timer, on_tick, TICK_MS, TICK_MS);
     uv_timer_init(s->loop, &s->sys_timer);
     s->sys_timer.data = s;
-    if (cfg->sys_interval) {
-        sys_topics_publish(s);
-        uv_timer_start(&s->sys_timer, on_sys_timer, cfg->sys_interval * 1000,
-                       cfg->sys_interval * 1000);
-    }
+    if (cfg->sys_interval) sys_topics_publish(s);
+    server_start_sys_timer(s);
     uv_signal_init(s->loop, &s->sigint_handle);
     uv_signal_init(s->loop, &s->sigterm_handle);
     uv_signal_init(s->loop, &s->sighup_handle);
@@ -710,6 +752,7 @@ int server_start(struct umbra_server *s)
     if ((cfg->mqtts || cfg->https) && (rc = start_tls_listener(s))) return rc;
     if (s->nlisteners == 0)
         log_warn("no listener configured: pass --mqtts, --https or --mqtt HOST:PORT");
+    server_notify_ready(s);
     return 0;
 }
 
@@ -717,6 +760,7 @@ void server_stop(struct umbra_server *s)
 {
     if (s->is_stopping) return;
     s->is_stopping = true;
+    notify_send("STOPPING=1");
     for (int i = 0; i < s->nlisteners; i++)
         listener_close(s->listeners[i]);
     s->nlisteners = 0;
@@ -778,5 +822,9 @@ void server_free(struct umbra_server *s)
     free(s->read_buf);
     free(s->scratch);
     free(s->targets);
+    if (s->reloaded) {
+        config_free(s->reloaded);
+        free(s->reloaded);
+    }
     memset(s, 0, sizeof *s);
 }

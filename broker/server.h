@@ -12,6 +12,7 @@
 #include "session.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -48,9 +49,18 @@ struct route_target {
     uint8_t qos;
 };
 
+/* Reads the configuration again for a reload: fills out (already
+ * config_init'ed) from the same sources as at start, or returns nonzero
+ * with a message in err. */
+typedef int (*server_config_loader)(void *ctx, struct umbra_config *out, char *err, size_t errlen);
+
 struct umbra_server {
     uv_loop_t *loop;
-    const struct umbra_config *cfg;
+    const struct umbra_config *cfg; /* the start-up one, then the last one reloaded */
+    struct umbra_config *reloaded;  /* owned: what cfg points at after a reload */
+    server_config_loader load_config;
+    void *load_config_ctx;
+    const char *config_file; /* -c FILE, for the log; NULL when there is none */
     struct session_limits limits;
     size_t max_packet_size;
     size_t max_out_bytes; /* output a connection may hold before it is congested */
@@ -143,6 +153,20 @@ bool server_certificate_allowed(struct umbra_server *s, const char *cert_id, con
 /* Reload the certificate cache if the registry changed, closing connections
  * whose certificate may no longer connect. Cheap when nothing changed. */
 void server_refresh_registry(struct umbra_server *s);
+
+/* SIGHUP reads the configuration through fn (see reload.h); without one
+ * it only re-reads the certificate files. file (borrowed) names it in logs. */
+void server_set_config_loader(struct umbra_server *s, server_config_loader fn, void *ctx,
+                              const char *file);
+/* New TLS connections use the certificate and key now on disk (SIGHUP). */
+void server_reload_tls(struct umbra_server *s);
+/* Rebuild the trust, policy and rule caches from the registry now, even if
+ * its change counter has not moved. */
+void server_reload_registry(struct umbra_server *s);
+/* Tell the service manager (notify.h) the listeners accept connections. */
+void server_notify_ready(struct umbra_server *s);
+/* (Re)start the $SYS timer for cfg->sys_interval; 0 stops it. */
+void server_start_sys_timer(struct umbra_server *s);
 
 /* Session table. */
 struct umbra_session *server_session_find(struct umbra_server *s, const char *id, size_t len);

@@ -10,6 +10,7 @@
  * (get-root-ca, health) sit in a second table. Exit status: 0 ok, 1 the
  * operation failed (AWS-style error on stderr), 2 usage error.
  */
+#include "backup.h"
 #include "error.h"
 #include "health.h"
 #include "iot_data.h"
@@ -544,6 +545,8 @@ static void usage(FILE *out)
     fprintf(out, "\nUmbra's own commands:\n");
     for (size_t i = 0; i < NLOCAL; i++)
         fprintf(out, "  %-28s %s\n", local_commands[i].name, local_commands[i].help);
+    fprintf(out, "\n  %-28s %s\n", "backup DEST",
+            "Copy the data directory to DEST while umbrad runs (an extension).");
     fprintf(out, "\n  umbractl COMMAND --help     flags of one command\n"
                  "  umbractl --version          print the version\n");
 }
@@ -847,6 +850,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* Not an AWS operation: it copies the data directory, registry and all. */
+    if (strcmp(argv[i], "backup") == 0) return backup_main(data_dir, argc - i - 1, argv + i + 1);
     const struct local_command *local = find_local_command(argv[i]);
     if (local) return run_local_command(local, data_dir, argc - i - 1, argv + i + 1);
     const struct command *c = find_command(argv[i]);

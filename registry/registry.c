@@ -247,6 +247,16 @@ static int schema_version(sqlite3 *db)
 static int migrate(sqlite3 *db, char *err, size_t errlen)
 {
     int have = schema_version(db);
+    /* A newer umbrad migrated this database: its tables may mean what this
+     * build does not know, so it is not ours to write (see "Upgrade" in
+     * docs/operations.md). */
+    if (have > NMIGRATIONS) {
+        snprintf(err, errlen,
+                 "registry schema version %d is newer than this build's %d: run the newer "
+                 "umbrad, or restore the backup taken before the upgrade",
+                 have, NMIGRATIONS);
+        return UMBRA_EIO;
+    }
     for (int v = have; v < NMIGRATIONS; v++) {
         char *msg = NULL;
         char bump[128];

@@ -234,6 +234,79 @@ static void test_listen_specs(void **state)
     assert_int_equal(config_parse_listen("localhost:1", small, sizeof small, &port), UMBRA_ECONFIG);
 }
 
+static void count_change(void *ctx, const char *key)
+{
+    char *seen = ctx;
+    strcat(seen, key);
+    strcat(seen, " ");
+}
+
+static void test_changes_copies_and_error_keys(void **state)
+{
+    (void)state;
+    struct umbra_config a, b;
+    char err[256], seen[256] = "", text[64];
+    config_init(&a);
+    config_init(&b);
+    config_each_change(&a, &b, count_change, seen);
+    assert_string_equal(seen, "");
+    assert_int_equal(config_set(&b, "max_inflight", "7", err, sizeof err), 0);
+    assert_int_equal(config_set(&b, "mqtt", "127.0.0.1:1883", err, sizeof err), 0);
+    assert_int_equal(config_set(&b, "tls_cert", "/x.pem", err, sizeof err), 0);
+    config_each_change(&a, &b, count_change, seen);
+    assert_string_equal(seen, "mqtt tls_cert max_inflight ");
+    config_value_text(&a, "mqtt", text, sizeof text);
+    assert_string_equal(text, "off");
+    config_value_text(&a, "tls_cert", text, sizeof text);
+    assert_string_equal(text, "(default)");
+    config_value_text(&b, "max_inflight", text, sizeof text);
+    assert_string_equal(text, "7");
+    /* Copying back what may not change makes the two equal again. */
+    assert_int_equal(config_copy_key(&b, &a, "mqtt"), 0);
+    assert_int_equal(config_copy_key(&b, &a, "tls_cert"), 0);
+    assert_int_equal(config_copy_key(&b, &a, "max_inflight"), 0);
+    assert_int_equal(config_copy_key(&b, &a, "nope"), UMBRA_ENOTFOUND);
+    seen[0] = '\0';
+    config_each_change(&a, &b, count_change, seen);
+    assert_string_equal(seen, "");
+    assert_null(b.mqtt);
+
+    assert_string_equal(config_error_key("max_inflight: expected 1..65535"), "max_inflight");
+    assert_string_equal(config_error_key("/etc/u.json: log_format: must be a string"),
+                        "log_format");
+    assert_null(config_error_key("/etc/u.json:3: '}' expected"));
+    assert_null(config_error_key("/etc/u.json: nokey: unknown key"));
+    b.max_inflight = 0;
+    assert_int_equal(config_validate(&b, err, sizeof err), UMBRA_ECONFIG);
+    assert_string_equal(config_error_key(err), "max_inflight");
+    config_free(&a);
+    config_free(&b);
+}
+
+static void test_printed_config_reads_back(void **state)
+{
+    (void)state;
+    struct umbra_config a, b;
+    char err[256], seen[512] = "";
+    config_init(&a);
+    config_init(&b);
+    assert_int_equal(config_set(&a, "mqtt", "[::1]:1883", err, sizeof err), 0);
+    assert_int_equal(config_set(&a, "https", "off", err, sizeof err), 0);
+    assert_int_equal(config_set(&a, "max_queued_bytes", "12345", err, sizeof err), 0);
+    char *text = config_to_json(&a);
+    assert_non_null(text);
+    /* Every key is there, the unset ones as null. */
+    assert_non_null(strstr(text, "\"hosts\": null"));
+    assert_non_null(strstr(text, "\"https\": \"off\""));
+    assert_non_null(strstr(text, "\"session_expiry\": 0"));
+    assert_int_equal(load_text(&b, text, err, sizeof err), 0);
+    config_each_change(&a, &b, count_change, seen);
+    assert_string_equal(seen, "");
+    free(text);
+    config_free(&a);
+    config_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +318,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_environment_errors_name_the_variable, clear_env,
                                         clear_env),
         cmocka_unit_test(test_listen_specs),
+        cmocka_unit_test(test_changes_copies_and_error_keys),
+        cmocka_unit_test(test_printed_config_reads_back),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -9,6 +9,8 @@
 #include "message.h"
 #include "persist.h"
 
+#include <sqlite3.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +248,26 @@ static void test_open_refuses_a_non_database(void **state)
     remove_db(path);
 }
 
+static void test_open_refuses_a_newer_schema(void **state)
+{
+    (void)state;
+    const char *path = temp_db();
+    struct persist *p = NULL;
+    assert_int_equal(persist_open(&p, path, false), 0);
+    persist_close(p);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE schema_version SET version = 2 WHERE component = "
+                                  "'broker'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    p = NULL;
+    assert_int_equal(persist_open(&p, path, false), UMBRA_EIO);
+    remove_db(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_session_delete_cascades),
         cmocka_unit_test(test_close_writes_uncommitted_batch),
         cmocka_unit_test(test_open_refuses_a_non_database),
+        cmocka_unit_test(test_open_refuses_a_newer_schema),
     };
     return cmocka_run_group_tests_name("persist", tests, NULL, NULL);
 }

@@ -8,6 +8,8 @@
 #include "error.h"
 #include "registry.h"
 
+#include <sqlite3.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,26 @@ static void test_account_is_twelve_digits_and_stable(void **state)
     assert_int_equal(registry_open(&again, path, "eu-west-1", err, sizeof err), 0);
     assert_string_equal(registry_account(again), acct);
     registry_close(again);
+}
+
+static void test_a_newer_schema_is_refused(void **state)
+{
+    (void)state;
+    char other[128], err[256];
+    snprintf(other, sizeof other, "%s/newer.db", dir);
+    struct registry *r;
+    assert_int_equal(registry_open(&r, other, NULL, err, sizeof err), 0);
+    registry_close(r);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(other, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE schema_version SET version = version + 1 WHERE "
+                                  "component = 'registry'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(registry_open(&r, other, NULL, err, sizeof err), UMBRA_EIO);
+    assert_non_null(strstr(err, "newer than this build"));
 }
 
 static void test_create_describe(void **state)
@@ -320,6 +342,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_account_is_twelve_digits_and_stable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_newer_schema_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_describe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_is_idempotent_only_for_same_config, setup,
                                         teardown),
