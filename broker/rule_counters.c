@@ -31,8 +31,7 @@ static void add_counter(void *ctx, const char *rule, const char *counter, uint64
     json_t *r = json_object_get(sn->rules, rule);
     if (!r) json_object_set_new(sn->rules, rule, r = json_object());
     json_object_set_new(r, counter, json_integer((json_int_t)value));
-    /* Counters only grow, so their sum moves whenever one does. */
-    sn->sum += value + 1;
+    sn->sum += value + 1; /* counters only grow: their sum moves whenever one does */
 }
 
 static void write_file(uv_work_t *req)
@@ -57,15 +56,22 @@ static void written(uv_work_t *req, int status)
     free(w);
 }
 
+static void add_to_sum(void *ctx, const char *rule, const char *counter, uint64_t value)
+{
+    (void)rule, (void)counter;
+    *(uint64_t *)ctx += value + 1;
+}
+
 void rule_counters_update(struct umbra_server *s)
 {
     if (s->rule_counters_writing) return;
+    /* Every tick: only a sum, and the file only when it moved. */
+    uint64_t sum = 0;
+    rules_service_each_counter(s, add_to_sum, &sum);
+    if (sum == s->rule_counters_sum) return;
     struct snapshot sn = {json_object(), 0};
     rules_service_each_counter(s, add_counter, &sn);
-    if (!sn.rules || sn.sum == s->rule_counters_sum) {
-        json_decref(sn.rules);
-        return;
-    }
+    if (!sn.rules) return;
     json_t *doc = json_pack("{s:I, s:o}", "pid", (json_int_t)getpid(), "rules", sn.rules);
     struct counters_write *w = calloc(1, sizeof *w);
     if (w) w->text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
