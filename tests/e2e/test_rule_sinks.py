@@ -270,3 +270,20 @@ def test_decimals_keep_their_shortest_form(broker, endpoint):
     assert got["dec-out"] == b'{"temp":90.1,"tiny":1.5e-7}'
     assert got["dec-out2"] == b'{"t":90.1,"s":0.30000000000000004}'
     assert ep.wait(1)[0][2] == b'{"temp":90.1,"tiny":1.5e-7}'
+
+
+def test_http_header_values_cannot_inject_headers(broker, endpoint):
+    """A header value rendered from the payload that holds a line break fails the action (to
+    errorAction) instead of adding headers to the request."""
+    b, ep = broker, endpoint()
+    rule(b, "inject", "SELECT * FROM 'inj/#'", http(ep.url + "/i", ("x-note", "${note}")),
+         error_action=republish("errors/inj"))
+    wait_loaded(b)
+    sub = listen(b, "s", "errors/#")
+    pub = sender(b)
+    pub.send(publish("inj/x", json.dumps({"note": "a\r\nX-Evil: 1"}).encode()))
+    doc = json.loads(next_publish(sub).payload)
+    assert doc["failures"][0]["errorMessage"] == "a header value holds a line break"
+    pub.send(publish("inj/x", json.dumps({"note": "fine"}).encode()))
+    got = ep.wait(1)
+    assert len(got) == 1 and got[0][1]["x-note"] == "fine" and "x-evil" not in got[0][1]
