@@ -678,6 +678,7 @@ static void on_signal(uv_signal_t *h, int signum)
         log_event(UMBRA_LOG_INFO, "signal", "received {signal}, reloading",
                   LOG_STR("signal", "SIGHUP"));
         reload_run(s);
+        usage_meter_flush(s->usage, s->persist, wall_ms()); /* a way to see usage now */
         return;
     }
     log_event(UMBRA_LOG_INFO, "signal", "received {signal}, shutting down",

@@ -3,6 +3,7 @@ clients is metered exactly as AWS IoT Core would bill it, survives a restart and
 (once flushed), and get-usage prices it with the built-in and the lecture's price tables."""
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -185,3 +186,16 @@ def test_malformed_price_table_names_the_file_and_problem(tmp_path):
     r = subprocess.run([UMBRACTL, "--data-dir", str(tmp_path), "get-usage", "--price-table",
                         str(tmp_path / "missing.json")], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "missing.json" in r.stderr
+
+
+def test_sighup_writes_the_meters_at_once(start_broker):
+    b = start_broker("--usage-flush-interval", "3600")
+    hour = time.time() // 3600
+    c = Client(b.port)
+    c.connect("hup")
+    c.send(DISCONNECT_BYTES)
+    time.sleep(0.5 * SLOW)
+    if time.time() // 3600 == hour:  # a new UTC hour writes the meters by itself
+        assert get_usage(b)["usage"]["messages"] == 0
+    b.proc.send_signal(signal.SIGHUP)
+    wait_usage(b, {"hup": {"connectionMinutes": 1, "messages": 1}}, timeout=5.0)
