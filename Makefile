@@ -107,7 +107,8 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Ibroker -Itls -Iregistry -Ipol
 # Modules that need no loop or sockets: the pure ones, and the registry over SQLite.
 FUZZ_LIB_SRCS := $(filter broker/mqtt_% broker/error.c broker/strmap.c broker/trie.c \
                   broker/retain.c broker/levelset.c broker/config.c broker/log.c broker/log_format.c broker/profile.c broker/buf.c \
-                  broker/session.c broker/message.c tls/cert.c tls/pki.c registry/% policy/% shadow/% rules/% http/http_request.c \
+                  broker/session.c broker/message.c broker/usage_rules.c broker/usage_price.c \
+                  broker/usage_time.c tls/cert.c tls/pki.c registry/% policy/% shadow/% rules/% http/http_request.c \
                   http/http_response.c http/rest_route.c,$(LIB_SRCS))
 
 build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard broker/*.h registry/*.h tls/*.h policy/*.h shadow/*.h rules/*.h http/*.h)
@@ -156,7 +157,7 @@ $(BUILD)/umbrad: $(BUILD)/obj/cli/umbrad.o $(LIB)
 # umbractl's iot-data commands are HTTPS calls to umbrad.
 $(BUILD)/umbractl: $(BUILD)/obj/cli/umbractl.o $(BUILD)/obj/cli/text_output.o \
                    $(BUILD)/obj/cli/iot_data.o $(BUILD)/obj/cli/health.o $(BUILD)/obj/cli/backup.o \
-                   $(LIB)
+                   $(BUILD)/obj/cli/usage.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/umbra-loadgen: $(BUILD)/obj/bench/loadgen.o $(LIB)

@@ -65,6 +65,8 @@ static const struct key keys[] = {
     STR(log_level, "info", "error, warn, info or debug"),
     STR(log_format, "text", "text or json: one line per event on stderr"),
     STR(persist_sync, "normal", "normal (survives a killed daemon) or full (survives power loss)"),
+    UINT(usage_flush_interval, "10",
+         "seconds between writes of the usage meters (what kill -9 can lose), at least 1"),
     UINT(max_packet_size, "131072", "largest accepted MQTT packet in bytes"),
     UINT(max_inflight, "100", "unacknowledged QoS 1/2 messages per client"),
     UINT(max_queued_messages, "1000", "queued messages per session"),

@@ -27,6 +27,7 @@ struct umbra_config {
     char *log_level;              /* error|warn|info|debug */
     char *log_format;             /* text|json */
     char *persist_sync;           /* "normal" (survives kill -9) or "full" (power loss) */
+    uint64_t usage_flush_interval; /* seconds between usage meter writes, default 10 */
     uint64_t max_packet_size;     /* bytes, default 131072 */
     uint64_t max_inflight;        /* unacknowledged QoS 1/2 per client, default 100 */
     uint64_t max_queued_messages; /* per session, default 1000 */

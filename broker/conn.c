@@ -17,6 +17,7 @@
 #include "router.h"
 #include "rules_service.h"
 #include "tls_engine.h"
+#include "usage_meter.h"
 #include "cert.h"
 #include "http_conn.h"
 
@@ -259,6 +260,8 @@ static void detach_session(struct umbra_conn *c)
     struct umbra_server *s = conn_listener(c)->server;
     struct umbra_session *sess = c->session;
     if (!sess) return;
+    /* The minute it leaves in is a minute connected. */
+    usage_meter_minutes(sess->usage, &c->minutes_metered, server_now_ms(s) - c->connected_ms);
     c->session = NULL;
     sess->conn = NULL;
     sess->offline_since_ms = server_now_ms(s);
@@ -745,6 +748,8 @@ void conn_tick(struct umbra_conn *c, uint64_t now_ms)
         conn_close(c, "keepalive timeout");
         return;
     }
+    if (c->session)
+        usage_meter_minutes(c->session->usage, &c->minutes_metered, now_ms - c->connected_ms);
     /* Give an idle connection's output buffer back after a couple of ticks. */
     if (c->out.len == 0 && !c->writing && c->out_idle_ticks < 2 && ++c->out_idle_ticks == 2) {
         buf_free(&c->out);

@@ -77,11 +77,13 @@ struct umbra_conn {
     struct conn_gate gates[2];
     struct umbra_msg *will; /* NULL when there is none */
     struct conn_tls *tls;   /* NULL on plain listeners */
+    uint64_t connected_ms;  /* loop time of the accepted CONNECT: connection minutes */
 
     /* Milliseconds of loop time, truncated: only differences of at most
      * a day and a half (1.5 x 65535 s keepalive) are ever taken. */
     uint32_t accepted_ms;
     uint32_t last_rx_ms;
+    uint32_t minutes_metered; /* connection minutes counted so far (usage_meter.h) */
     uint16_t keepalive; /* effective, seconds; 0 = none */
     uint8_t ngates;
     uint8_t out_idle_ticks;

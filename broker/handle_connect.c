@@ -11,6 +11,7 @@
 #include "persist.h"
 #include "profile.h"
 #include "router.h"
+#include "usage_meter.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -176,6 +177,12 @@ int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
     c->state = CONN_CONNECTED;
     c->keepalive = effective_keepalive(profile, m->keepalive);
     c->last_rx_ms = (uint32_t)server_now_ms(s);
+    /* AWS meters a CONNECT by its size, will included, and connectivity
+     * from its first minute. */
+    c->connected_ms = server_now_ms(s);
+    c->minutes_metered = 1;
+    usage_count(sess->usage, USAGE_CONNECTION_MINUTES, 1);
+    usage_count(sess->usage, USAGE_MESSAGES, usage_messages(f->body_len));
     s->stats.clients_connected++;
     s->stats.connections_total++;
     if (s->stats.clients_connected > s->stats.clients_maximum)

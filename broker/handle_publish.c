@@ -17,6 +17,7 @@
 #include "persist.h"
 #include "profile.h"
 #include "router.h"
+#include "usage_meter.h"
 
 #include <string.h>
 
@@ -59,6 +60,10 @@ int handle_publish(struct umbra_conn *c, const struct mqtt_publish *p, const str
         return UMBRA_EDENIED;
     }
     s->stats.msgs_received++;
+    /* An inbound PUBLISH by topic and payload; a retained one also as a
+     * RETAINED message. */
+    uint64_t units = usage_messages((uint64_t)p->topic.len + p->payload.len);
+    usage_count(sess->usage, USAGE_MESSAGES, p->retain ? 2 * units : units);
 
     if (p->qos == 2 && session_incoming_qos2_has(sess, p->packet_id)) {
         send_ack(c, MQTT_PUBREC, p->packet_id); /* a re-send: already routed */
@@ -108,6 +113,7 @@ int handle_ack(struct umbra_conn *c, int type, uint16_t packet_id)
         send_ack(c, MQTT_PUBCOMP, packet_id);
         return 0;
     }
+    if (type == MQTT_PUBACK) usage_count(sess->usage, USAGE_MESSAGES, 1); /* one 5 KB message */
     if (type == MQTT_PUBREC && conn_listener(c)->profile->qos2_disconnects) {
         conn_close(c, "QoS 2 flow is not supported on this listener");
         return UMBRA_EPROTOCOL;

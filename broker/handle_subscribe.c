@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "router.h"
 #include "trie.h"
+#include "usage_meter.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,8 @@ int handle_subscribe(struct umbra_conn *c, const struct mqtt_subscribe *sub)
     size_t n = 0;
     mqtt_list_iter_init(&it, &sub->list);
     while (mqtt_subscribe_next(&it, &filter, &qos)) {
+        /* AWS meters a SUBSCRIBE by each topic filter it submits. */
+        usage_count(c->session->usage, USAGE_MESSAGES, usage_messages(filter.len));
         int rc = subscribe_one(c, &filter, qos);
         if (rc < 0) {
             free(codes);

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "error.h"
 #include "log.h"
+#include "registry.h"
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -37,6 +38,7 @@ enum op_kind {
     OP_SHADOW_PUT,
     OP_SHADOW_DEL,
     OP_RULE_ROW,
+    OP_USAGE_ADD,
 };
 
 struct op {
@@ -171,6 +173,9 @@ struct persist {
     int last_error;  /* under lock */
     persist_committed_fn on_commit;
     void *ctx;
+    /* Writer side, prepared on first use: the usage table is the
+     * registry's (migration 7), which may not exist when this opens. */
+    sqlite3_stmt *usage_add;
 };
 
 static uint64_t now_ms(void)
@@ -510,6 +515,23 @@ static void apply_rule_item(struct persist *p, const char *table, size_t tlen, j
     buf_free(&put);
 }
 
+/* Add an accumulator's counts to its (hour, client id) row. A failure
+ * fails the batch, which is retried: counts are never lost or doubled. */
+static int apply_usage_add(struct persist *p, const struct batch *b, const struct op *o)
+{
+    if (!p->usage_add &&
+        sqlite3_prepare_v2(p->db, registry_usage_add_sql, -1, &p->usage_add, NULL) != SQLITE_OK)
+        return SQLITE_ERROR;
+    struct usage_counts c;
+    if (o->b_len != sizeof c) return SQLITE_MISUSE;
+    memcpy(&c, b->arena.data + o->b_off, sizeof c);
+    sqlite3_bind_int64(p->usage_add, 1, (sqlite3_int64)o->id);
+    bind_text(p->usage_add, 2, b, o->a_off, o->a_len);
+    for (int i = 0; i < USAGE_NCOUNTERS; i++)
+        sqlite3_bind_int64(p->usage_add, 3 + i, (sqlite3_int64)c.n[i]);
+    return run(p->usage_add);
+}
+
 static int apply_op(struct persist *p, const struct batch *b, const struct op *o)
 {
     sqlite3_stmt *st;
@@ -588,6 +610,8 @@ static int apply_op(struct persist *p, const struct batch *b, const struct op *o
     case OP_RULE_ROW:
         apply_rule_row(p, b, o);
         return 0; /* a sink's failure never costs the broker's own state */
+    case OP_USAGE_ADD:
+        return apply_usage_add(p, b, o);
     }
     return SQLITE_MISUSE;
 }
@@ -976,6 +1000,13 @@ void persist_shadow_del(struct persist *p, const char *key, size_t klen)
     op_add(p, OP_SHADOW_DEL, key, klen, NULL, 0);
 }
 
+void persist_usage_add(struct persist *p, uint64_t hour, const char *client_id, size_t len,
+                       const struct usage_counts *counts)
+{
+    struct op *o = op_add(p, OP_USAGE_ADD, client_id, len, (const char *)counts, sizeof *counts);
+    if (o) o->id = hour;
+}
+
 int persist_rule_row(struct persist *p, const char *table, size_t tlen, const char *row,
                      size_t rlen)
 {
@@ -1018,6 +1049,7 @@ void persist_close(struct persist *p)
     batch_free(p->writing);
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(p->stmt[i]);
+    sqlite3_finalize(p->usage_add);
     if (p->db) sqlite3_close(p->db);
     free(p);
 }

@@ -17,6 +17,7 @@
 #define UMBRA_PERSIST_H
 
 #include "message.h"
+#include "usage_rules.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -102,6 +103,10 @@ void persist_shadow_del(struct persist *p, const char *key, size_t klen);
 #define PERSIST_MAX_RULE_ROWS 100000
 int persist_rule_row(struct persist *p, const char *table, size_t tlen, const char *row,
                      size_t rlen);
+
+/* Add counts to the usage row of (hour, client id): usage_meter.h's flush. */
+void persist_usage_add(struct persist *p, uint64_t hour, const char *client_id, size_t len,
+                       const struct usage_counts *counts);
 
 void persist_flush(struct persist *p);
 /* Stop: write everything collected, wait, join the writer, close the DB. */

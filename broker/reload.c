@@ -25,7 +25,7 @@ static const char *const live_keys[] = {
     "tls_cert",        "tls_key",           "log_level",           "log_format",
     "max_packet_size", "max_inflight",      "max_queued_messages", "max_queued_bytes",
     "max_connections", "max_subscriptions", "connect_timeout",     "tls_handshake_timeout",
-    "session_expiry",  "sys_interval",
+    "session_expiry",  "sys_interval",      "usage_flush_interval",
 };
 
 static bool is_live(const char *key)

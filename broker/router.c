@@ -19,6 +19,7 @@
 #include "profile.h"
 #include "retain.h"
 #include "trie.h"
+#include "usage_meter.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,11 @@ static void write_publish(struct umbra_server *s, struct umbra_conn *c, const ch
     };
     size_t n = mqtt_encode_publish_header(s->scratch, s->scratch_size, &pub);
     if (n == 0 || n > s->scratch_size) return; /* topics are bounded: cannot happen */
-    if (conn_write(c, s->scratch, n, payload, payload_len) == 0) s->stats.msgs_sent++;
+    if (conn_write(c, s->scratch, n, payload, payload_len) == 0) {
+        s->stats.msgs_sent++;
+        if (c->session)
+            usage_count(c->session->usage, USAGE_MESSAGES, usage_messages(topic_len + payload_len));
+    }
 }
 
 static void write_delivery(struct umbra_server *s, struct umbra_conn *c,
@@ -287,6 +292,7 @@ void router_publish(struct umbra_server *s, const char *topic, size_t topic_len,
     trie_match(s->trie, topic, topic_len, collect_target, s);
 
     size_t hdr0_len = 0; /* the QoS 0 header, encoded once for all targets */
+    uint64_t units = usage_messages((uint64_t)topic_len + payload_len); /* per delivery */
     for (uint32_t i = 0; i < s->ntargets; i++) {
         struct umbra_session *sess = s->targets[i].session;
         /* iot:Receive, for every delivery (a cached decision per topic). */
@@ -294,8 +300,10 @@ void router_publish(struct umbra_server *s, const char *topic, size_t topic_len,
         uint8_t q = s->targets[i].qos < qos ? s->targets[i].qos : qos;
         if (q == 0 && sess->conn && can_send_now(s, sess, 0)) {
             if (!hdr0_len) hdr0_len = encode_qos0_header(s, topic, topic_len, payload_len);
-            if (hdr0_len && conn_write(sess->conn, s->hdr0, hdr0_len, payload, payload_len) == 0)
+            if (hdr0_len && conn_write(sess->conn, s->hdr0, hdr0_len, payload, payload_len) == 0) {
                 s->stats.msgs_sent++;
+                usage_count(sess->usage, USAGE_MESSAGES, units);
+            }
             continue;
         }
         if (q == 0 && !sess->conn) continue;

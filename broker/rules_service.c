@@ -26,6 +26,7 @@
 #include "sql.h"
 #include "sql_json.h"
 #include "template.h"
+#include "usage_meter.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -318,6 +319,18 @@ struct message_bodies {
     size_t star_len;
 };
 
+/* A triggered rule is metered for the publisher (the account, for
+ * messages from HTTPS or a republish), in 5 KB increments of the message,
+ * with its actions: at least one. */
+static void meter_rule(struct umbra_server *s, const struct rule *r, const struct sql_message *m)
+{
+    const char *who = m->client_id ? m->client_id : "";
+    uint64_t units = usage_messages((uint64_t)m->topic_len + m->payload_len);
+    usage_meter_add(s->usage, who, strlen(who), USAGE_RULES_TRIGGERED, units);
+    usage_meter_add(s->usage, who, strlen(who), USAGE_ACTIONS_APPLIED,
+                    units * usage_actions(r->nactions));
+}
+
 static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_message *m,
                      struct message_bodies *shared)
 {
@@ -331,6 +344,7 @@ static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_me
         return;
     }
     r->stats->matched++;
+    meter_rule(s, r, m);
     /* The body every action sends: the SELECT result as JSON, or for
      * SELECT * of a payload that is not JSON, the payload's own bytes. */
     bool is_raw = r->is_star && !sql_doc_is_json(m->doc);

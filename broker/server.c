@@ -32,6 +32,7 @@
 #include "strmap.h"
 #include "sys_topics.h"
 #include "trie.h"
+#include "usage_meter.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -117,6 +118,7 @@ struct umbra_session *server_session_create(struct umbra_server *s, const char *
         session_free(sess);
         return NULL;
     }
+    sess->usage = usage_meter_acquire(s->usage, sess->client_id, len);
     return sess;
 }
 
@@ -143,6 +145,7 @@ void server_session_destroy(struct umbra_server *s, struct umbra_session *sess)
     if (sess->is_persisted && s->persist)
         persist_session_del(s->persist, sess->client_id, sess->client_id_len);
     strmap_del(s->sessions, sess->client_id, sess->client_id_len);
+    usage_meter_release(s->usage, sess->usage);
     session_free(sess);
 }
 
@@ -640,6 +643,8 @@ static void on_tick(uv_timer_t *t)
     }
     server_refresh_registry(s);
     rule_counters_update(s);
+    usage_meter_tick(s->usage, s->persist, wall_ms(),
+                     (s->cfg->usage_flush_interval ? s->cfg->usage_flush_interval : 1) * 1000);
     if (now - s->last_expiry_scan_ms >= EXPIRY_SCAN_MS) {
         s->last_expiry_scan_ms = now;
         expire_sessions(s, now);
@@ -673,6 +678,7 @@ static void on_signal(uv_signal_t *h, int signum)
         log_event(UMBRA_LOG_INFO, "signal", "received {signal}, reloading",
                   LOG_STR("signal", "SIGHUP"));
         reload_run(s);
+        usage_meter_flush(s->usage, s->persist, wall_ms()); /* a way to see usage now */
         return;
     }
     log_event(UMBRA_LOG_INFO, "signal", "received {signal}, shutting down",
@@ -708,6 +714,8 @@ int server_start(struct umbra_server *s)
     snprintf(path, sizeof path, "%s/umbra.db", cfg->data_dir);
     rc = persist_open(&s->persist, path, strcmp(cfg->persist_sync, "full") == 0);
     if (rc) return rc;
+    /* Before loading: loaded sessions take their meters. */
+    if (!(s->usage = usage_meter_new(wall_ms()))) return UMBRA_ENOMEM;
     if ((rc = shadow_service_init(s))) return rc;
     rc = load_state(s);
     if (rc) {
@@ -786,6 +794,8 @@ void server_stop(struct umbra_server *s)
     sink_http_stop(s);
     sink_postgres_stop(s);
     rule_counters_remove(s);
+    /* What was metered since the last write goes with the last batch. */
+    usage_meter_flush(s->usage, s->persist, wall_ms());
     /* Write what the turn collected and stop the writer (closes its handle). */
     persist_close(s->persist);
     s->persist = NULL;
@@ -814,6 +824,7 @@ void server_free(struct umbra_server *s)
     free_trust(s->trust);
     shadow_service_free(s);
     rules_service_free(s);
+    usage_meter_free(s->usage);
     auth_server_free(s);
     registry_close(s->registry);
     tls_context_free(s->tls);

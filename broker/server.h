@@ -97,6 +97,7 @@ struct umbra_server {
     struct strmap *shadows;
     struct shadow_reply *shadow_replies, *shadow_replies_tail;
     struct umbra_rules *rules; /* the enabled topic rules (rules_service.c) */
+    struct usage_meter *usage; /* what AWS would bill, per client (usage_meter.c) */
     unsigned s3_pending;       /* s3 objects being written (sink_s3.c) */
     struct sink_http *http;    /* libcurl on the loop, made on first use (sink_http.c) */
     struct pg_worker *postgres; /* a worker per connection string (sink_postgres.c) */

@@ -80,6 +80,7 @@ struct umbra_session {
     /* What this client may do (broker/auth.h); NULL when everything. Held
      * by the session so deliveries while offline are checked too. */
     struct umbra_auth *auth;
+    struct usage_acc *usage; /* this client's usage meter (usage_meter.h); may be NULL */
 
     uint16_t last_packet_id;
     uint64_t next_seq;

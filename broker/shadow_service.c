@@ -13,6 +13,7 @@
 #include "shadow.h"
 #include "shadow_topic.h"
 #include "strmap.h"
+#include "usage_meter.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -187,6 +188,18 @@ static uint64_t store(struct umbra_server *s, const char *key, size_t klen,
     return persist_epoch(s->persist);
 }
 
+/* A shadow operation is metered for its thing, in 1 KB increments of the
+ * record: the document sent for an update, the one returned for a get. */
+static void meter_operation(struct umbra_server *s, const struct shadow_topic *t, size_t len,
+                            const json_t *accepted)
+{
+    size_t record = t->op == SHADOW_UPDATE ? len
+                    : t->op == SHADOW_GET  ? json_dumpb(accepted, NULL, 0, JSON_COMPACT)
+                                           : 0;
+    usage_meter_add(s->usage, t->thing, t->thing_len, USAGE_REGISTRY_SHADOW_OPS,
+                    usage_operations(record));
+}
+
 /* Run one request: the document logic, storing what it accepts, and the
  * MQTT replies (rejections only for MQTT requests: REST callers get theirs
  * as HTTP errors, as on AWS). When out is not NULL it gets the accepted or
@@ -239,6 +252,7 @@ static void run(struct umbra_server *s, const struct shadow_topic *t, const char
         shadow_result_free(&res);
         return;
     }
+    meter_operation(s, t, len, res.accepted);
     uint64_t epoch = t->op == SHADOW_GET ? 0 : store(s, key, klen, &fresh);
     if (t->op == SHADOW_UPDATE) {
         /* AWS's order: delta, documents, accepted. */

@@ -16,6 +16,7 @@
 #include "iot_data.h"
 #include "registry.h"
 #include "text_output.h"
+#include "usage.h"
 #include "version.h"
 
 #include <errno.h>
@@ -547,6 +548,8 @@ static void usage(FILE *out)
         fprintf(out, "  %-28s %s\n", local_commands[i].name, local_commands[i].help);
     fprintf(out, "\n  %-28s %s\n", "backup DEST",
             "Copy the data directory to DEST while umbrad runs (an extension).");
+    fprintf(out, "  %-28s %s\n", "get-usage",
+            "What the metered usage would cost on AWS IoT Core (an extension).");
     fprintf(out, "\n  umbractl COMMAND --help     flags of one command\n"
                  "  umbractl --version          print the version\n");
 }
@@ -793,6 +796,7 @@ static int run_command(const char *data_dir, const struct command *c, json_t *re
     json_t *resp = NULL;
     struct reg_error e = {0};
     int rc = c->run(r, req, &resp, &e);
+    if (!rc) usage_record_registry_op(r, c->operation, req, resp); /* AWS bills some */
     registry_close(r);
     if (!rc && c->run == registry_get_topic_rule) add_live_counters(data_dir, resp);
     if (rc) {
@@ -852,6 +856,7 @@ int main(int argc, char **argv)
     }
     /* Not an AWS operation: it copies the data directory, registry and all. */
     if (strcmp(argv[i], "backup") == 0) return backup_main(data_dir, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "get-usage") == 0) return usage_main(data_dir, argc - i - 1, argv + i + 1);
     const struct local_command *local = find_local_command(argv[i]);
     if (local) return run_local_command(local, data_dir, argc - i - 1, argv + i + 1);
     const struct command *c = find_command(argv[i]);

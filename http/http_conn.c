@@ -18,6 +18,7 @@
 #include "router.h"
 #include "rules_service.h"
 #include "shadow.h"
+#include "usage_meter.h"
 #include "shadow_service.h"
 
 #include <jansson.h>
@@ -31,6 +32,7 @@ struct http_conn {
     uint32_t request_started_ms; /* 0: between requests */
     uint32_t linger_since_ms;    /* 0 until the write side is shut down */
     bool is_done;                /* the last response is queued: close once it is written */
+    const char *usage_key;       /* whose usage the request is (borrowed while handled) */
 };
 
 static struct http_conn *state(const struct umbra_conn *c)
@@ -59,6 +61,10 @@ static void respond(struct umbra_conn *c, const struct http_request *req, int st
     size_t n = http_response_head(head, sizeof head, status, "application/json", len, keep, rid,
                                   error_type);
     if (epoch) conn_gate(c, epoch);
+    /* AWS meters a response by its body, error responses included. */
+    const char *who = h->usage_key ? h->usage_key : "";
+    usage_meter_add(conn_listener(c)->server->usage, who, strlen(who), USAGE_MESSAGES,
+                    usage_body_messages(len));
     if (!n || conn_write(c, head, n, body, len)) {
         conn_close(c, "out of memory");
         return;
@@ -203,10 +209,19 @@ static void handle(struct umbra_conn *c, const struct http_request *req)
     request_id(conn_listener(c)->server, rid);
     struct rest_route rt;
     struct rest_route_error err;
+    struct umbra_server *s = conn_listener(c)->server;
     if (rest_route(req->method, req->target, req->target_len, &rt, &err)) {
+        usage_meter_add(s->usage, "", 0, USAGE_MESSAGES, usage_messages(req->body_len));
         respond_error(c, req, err.status, err.exception, err.message, rid);
         return;
     }
+    /* Metered for the shadow's thing; a publish for the account (HTTP
+     * has no client id). A retained publish is a RETAINED message too. */
+    struct http_conn *h = state(c);
+    h->usage_key = rt.thing;
+    uint64_t units = usage_messages(req->body_len);
+    usage_meter_add(s->usage, rt.thing, strlen(rt.thing), USAGE_MESSAGES,
+                    rt.op == REST_PUBLISH && rt.is_retained ? 2 * units : units);
     switch (rt.op) {
     case REST_GET_THING_SHADOW:
     case REST_UPDATE_THING_SHADOW:
@@ -220,6 +235,7 @@ static void handle(struct umbra_conn *c, const struct http_request *req)
         do_publish(c, req, &rt, rid);
         break;
     }
+    h->usage_key = NULL;
 }
 
 /* ---- the connection ---- */

@@ -122,6 +122,14 @@ static const char *const migrations[] = {
     " UPDATE registry_generation SET n = n + 1; END;"
     "CREATE TRIGGER gen_topic_rules_delete AFTER DELETE ON topic_rules BEGIN"
     " UPDATE registry_generation SET n = n + 1; END;",
+    /* 7: usage metering (usage_table.c): what AWS would bill, per UTC hour
+     * and client id. No generation triggers: the broker writes it all the
+     * time, and nothing the daemon caches depends on it. */
+    "CREATE TABLE usage(hour INTEGER NOT NULL, client_id TEXT NOT NULL,"
+    " connection_minutes INTEGER NOT NULL DEFAULT 0, messages INTEGER NOT NULL DEFAULT 0,"
+    " registry_shadow_ops INTEGER NOT NULL DEFAULT 0,"
+    " rules_triggered INTEGER NOT NULL DEFAULT 0, actions_applied INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(hour, client_id)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 

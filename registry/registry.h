@@ -15,6 +15,8 @@
 #ifndef UMBRA_REGISTRY_H
 #define UMBRA_REGISTRY_H
 
+#include "usage_rules.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -213,5 +215,32 @@ int registry_principal_policies(struct registry *r, const char *principal_arn,
                                 void (*fn)(void *ctx, const char *policy_name,
                                            const char *document),
                                 void *ctx);
+
+/*
+ * Usage metering (usage_table.c): what AWS would bill, one row per UTC
+ * hour and client id (or thing name; "" for the account). The broker adds
+ * to it through its persistence writer; umbractl adds its own registry
+ * operations with registry_usage_add. 0 or UMBRA_EIO.
+ */
+/* The statement that adds counts to a row: ?1 hour, ?2 client id, ?3..?7
+ * the counters in enum usage_counter order (for the broker's writer). */
+extern const char registry_usage_add_sql[];
+int registry_usage_add(struct registry *r, uint64_t hour, const char *client_id,
+                       const struct usage_counts *counts);
+
+enum registry_usage_group { REGISTRY_USAGE_TOTAL, REGISTRY_USAGE_BY_THING, REGISTRY_USAGE_BY_DAY };
+
+/* Sums of the rows whose hour overlaps [start, end) (epoch seconds), by
+ * UTC month ("YYYY-MM") and group (NULL for the total, the client id, or
+ * the UTC day "YYYY-MM-DD"), in group then month order. The strings are
+ * borrowed for the call. 0 or UMBRA_EIO. */
+int registry_usage_query(struct registry *r, int64_t start, int64_t end,
+                         enum registry_usage_group group,
+                         void (*fn)(void *ctx, const char *month, const char *group,
+                                    const struct usage_counts *counts),
+                         void *ctx);
+/* The first recorded hour (epoch seconds / 3600): 0 and *hour, or
+ * UMBRA_ENOTFOUND when nothing is recorded, UMBRA_EIO. */
+int registry_usage_first_hour(struct registry *r, int64_t *hour);
 
 #endif
