@@ -31,6 +31,7 @@ struct metrics_client {
     unsigned writes;           /* uv_writes in progress */
     bool is_closing;
     bool close_after_write; /* the last response is queued */
+    bool is_refused;        /* past the bound: 503, then what it sends is discarded */
 };
 
 /* A response on its way: the head and the body it owns. */
@@ -54,8 +55,9 @@ static void on_client_closed(uv_handle_t *h)
     struct metrics_client *c = (struct metrics_client *)h;
     struct metrics_http *m = c->owner;
     http_reader_free(&c->reader);
-    free(c);
     m->nclients--;
+    if (c->is_refused) m->nrefused--;
+    free(c);
     maybe_free_owner(m);
 }
 
@@ -71,6 +73,27 @@ static void client_close(struct metrics_client *c)
     uv_close((uv_handle_t *)&c->tcp, on_client_closed);
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    free(req);
+}
+
+/*
+ * A refused client has usually sent its request already: closing a socket
+ * with unread bytes makes the kernel send RST, which can destroy the 503
+ * before the client reads it. So the write side is shut down and the
+ * client's bytes read and dropped until it closes (or the tick does).
+ */
+static void linger(struct metrics_client *c)
+{
+    uv_shutdown_t *req = malloc(sizeof *req);
+    if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown)) {
+        free(req);
+        client_close(c);
+    }
+}
+
 static void on_written(uv_write_t *req, int status)
 {
     struct metrics_write *w = (struct metrics_write *)req;
@@ -79,7 +102,10 @@ static void on_written(uv_write_t *req, int status)
     free(w);
     c->writes--;
     if (c->is_closing) return;
-    if (status < 0 || (c->close_after_write && c->writes == 0)) client_close(c);
+    if (status < 0)
+        client_close(c);
+    else if (c->close_after_write && c->writes == 0)
+        c->is_refused ? linger(c) : client_close(c);
 }
 
 /* Queue one response; body (may be NULL) is taken over. HEAD gets the head only. */
@@ -113,7 +139,7 @@ static void respond(struct metrics_client *c, int status, const char *content_ty
     c->writes++;
     if (!is_keep_alive) {
         c->close_after_write = true;
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        if (!c->is_refused) uv_read_stop((uv_stream_t *)&c->tcp);
     }
 }
 
@@ -180,6 +206,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         client_close(c);
         return;
     }
+    if (c->is_refused) return; /* answered already: dropped */
     const uint8_t *data = (const uint8_t *)b->base;
     size_t len = (size_t)nread;
     /* Pipelined requests are answered in order, each from the reader. */
@@ -202,18 +229,13 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     }
 }
 
-/* Past the bound: a short 503 if the kernel takes it now, and a close. */
-static void refuse_client(struct metrics_http *m)
+/* Past both bounds (a flood): accepted and closed at once. */
+static void drop_connection(struct metrics_http *m)
 {
     uv_tcp_t *t = malloc(sizeof *t);
     if (!t) return;
     uv_tcp_init(m->server->loop, t);
-    if (uv_accept((uv_stream_t *)&m->tcp, (uv_stream_t *)t) == 0) {
-        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                                   "Connection: close\r\n\r\n";
-        uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
-        uv_try_write((uv_stream_t *)t, &b, 1);
-    }
+    uv_accept((uv_stream_t *)&m->tcp, (uv_stream_t *)t);
     uv_close((uv_handle_t *)t, (uv_close_cb)free);
 }
 
@@ -221,12 +243,15 @@ static void on_connection(uv_stream_t *server_handle, int status)
 {
     struct metrics_http *m = server_handle->data;
     if (status < 0 || m->is_stopping) return;
-    if (m->nclients >= METRICS_MAX_CLIENTS) {
-        refuse_client(m);
+    bool is_refused = m->nclients - m->nrefused >= METRICS_MAX_CLIENTS;
+    if (is_refused && m->nrefused >= METRICS_MAX_CLIENTS) {
+        drop_connection(m);
         return;
     }
     struct metrics_client *c = calloc(1, sizeof *c);
     if (!c) return;
+    c->is_refused = is_refused;
+    m->nrefused += is_refused;
     uv_tcp_init(m->server->loop, &c->tcp);
     c->owner = m;
     /* No body: a scrape or a health check never sends one. */
@@ -239,6 +264,8 @@ static void on_connection(uv_stream_t *server_handle, int status)
     if (uv_accept(server_handle, (uv_stream_t *)&c->tcp) ||
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read))
         client_close(c);
+    else if (is_refused)
+        respond_text(c, 503, "too many metrics connections\n", false, false);
 }
 
 static void on_listener_closed(uv_handle_t *h)
@@ -302,7 +329,8 @@ void metrics_http_tick(struct umbra_server *s, uint64_t now_ms)
     for (struct metrics_client *c = m ? m->clients : NULL, *next; c; c = next) {
         next = c->next;
         if (now_ms - c->waiting_since_ms < METRICS_REQUEST_TIMEOUT_MS) continue;
-        if (c->close_after_write || c->writes || !http_reader_is_mid_request(&c->reader)) {
+        if (c->close_after_write || c->writes || c->is_refused ||
+            !http_reader_is_mid_request(&c->reader)) {
             client_close(c); /* idle, or not reading its answer */
             continue;
         }

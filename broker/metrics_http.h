@@ -9,8 +9,9 @@
  *
  * HEAD is answered like GET without the body; other methods get 405,
  * other paths 404, and a request that does not parse (or carries a body)
- * its 4xx and a close. Bounded: METRICS_MAX_CLIENTS connections (more are
- * answered 503 and closed), METRICS_REQUEST_TIMEOUT_MS for each request,
+ * its 4xx and a close. Bounded: METRICS_MAX_CLIENTS connections (as many
+ * again are answered 503, beyond that closed at once),
+ * METRICS_REQUEST_TIMEOUT_MS for each request,
  * headers within http_request.h's limits. No authentication: the default
  * address is loopback.
  *
@@ -33,10 +34,11 @@ struct metrics_http {
     uv_tcp_t tcp; /* the listening socket */
     struct umbra_server *server;
     struct metrics_client *clients; /* doubly linked */
-    unsigned nclients;
-    bool is_stopping;        /* metrics_http_stop was called */
-    bool is_listener_closed; /* its handle's close callback ran */
-    char read_buf[4096];     /* shared by every client: reads are handled to completion */
+    unsigned nclients;              /* every client, the refused ones too */
+    unsigned nrefused;              /* clients past the bound, being told 503 */
+    bool is_stopping;               /* metrics_http_stop was called */
+    bool is_listener_closed;        /* its handle's close callback ran */
+    char read_buf[4096];            /* shared by every client: reads are handled to completion */
 };
 
 /* Listen on spec ("HOST:PORT"); s->metrics owns the result. 0, UMBRA_ECONFIG
