@@ -10,7 +10,7 @@ import subprocess
 import time
 import urllib.request
 
-from conftest import SLOW, UMBRACTL
+from conftest import SLOW, UMBRACTL, UMBRAD
 from mqtt_raw import Client, DISCONNECT_BYTES, PUBACK, PUBLISH, publish
 from test_rules import republish, rule, wait_loaded
 from test_tls import paho, unregistered_certificate
@@ -334,3 +334,15 @@ def test_umbractl_health_against_running_and_stopped_broker(start_broker):
     r = health(b)
     assert r.returncode == 1
     assert "unhealthy: no answer from %s/healthz" % base_url(b) in r.stderr, r.stderr
+
+
+def test_metrics_port_in_use_stops_the_daemon(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        r = subprocess.run([UMBRAD, "--data-dir", str(tmp_path / "d"), "--mqtt", "127.0.0.1:0",
+                            "--mqtts", "off", "--https", "off", "--metrics", "127.0.0.1:%d" % port],
+                           capture_output=True, text=True, timeout=30 * SLOW)
+    assert r.returncode == 1
+    assert "metrics: cannot listen on 127.0.0.1:%d: address already in use" % port in r.stderr
