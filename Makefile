@@ -55,7 +55,7 @@ DEB_BUILD := gcc make pkg-config libuv1-dev libjansson-dev libsqlite3-dev libmbe
              libhttp-parser-dev libcurl4-openssl-dev libpq-dev
 DEB_TEST  := libcmocka-dev clang libclang-rt-14-dev mosquitto-clients python3 openssl curl \
              python3-paho-mqtt python3-pytest python3-cryptography postgresql \
-             systemd groff-base man-db
+             systemd groff-base man-db prometheus
 DEB_BENCH := mosquitto
 
 # Where `make install` puts things (DESTDIR stages them elsewhere).

@@ -595,10 +595,24 @@ static enum policy_decision decide(struct umbra_server *s, struct umbra_auth *a,
     return d;
 }
 
+_Static_assert(POLICY_NACTIONS <= UMBRA_STATS_POLICY_ACTIONS,
+               "struct umbra_stats counts denials per policy action");
+
+static bool allows(struct umbra_server *s, struct umbra_auth *a, enum policy_action action,
+                   const char *name, size_t len);
+
 bool auth_allows(struct umbra_server *s, struct umbra_auth *a, enum policy_action action,
                  const char *name, size_t len)
 {
     if (!a) return true;
+    if (allows(s, a, action, name, len)) return true;
+    s->stats.policy_denials[action]++; /* cached decisions too: each is a refused operation */
+    return false;
+}
+
+static bool allows(struct umbra_server *s, struct umbra_auth *a, enum policy_action action,
+                   const char *name, size_t len)
+{
     /* Connecting happens once: no cache for it, so an idle client that never
      * publishes or subscribes never pays for one. */
     if (action == POLICY_CONNECT ||

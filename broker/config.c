@@ -54,6 +54,9 @@ static const struct key keys[] = {
     STR(mqtts_profile, "aws", "behaviour of the TLS listener: aws or mqtt"),
     LISTEN(https, "0.0.0.0:8443",
            "HTTPS data plane (shadows, publish) with client certificates HOST:PORT or off"),
+    LISTEN(metrics, "127.0.0.1:9883",
+           "plain-HTTP Prometheus metrics, /healthz and /readyz HOST:PORT or off (no "
+           "authentication: keep it on loopback or a private network)"),
     STR(hosts, NULL,
         "names and addresses the server certificate is made for (default localhost,127.0.0.1,"
         "::1 and this machine's host name)"),
@@ -307,19 +310,18 @@ int config_parse_listen(const char *spec, char *host, size_t hostlen, int *port)
  * that to say where a bad value came from. */
 static int validate_values(const struct umbra_config *c, char *err, size_t errlen)
 {
-    char host[128];
-    int port;
-    if (c->mqtt && config_parse_listen(c->mqtt, host, sizeof host, &port)) {
-        snprintf(err, errlen, "mqtt: expected HOST:PORT or [IPV6]:PORT, got '%s'", c->mqtt);
-        return UMBRA_ECONFIG;
-    }
-    if (c->mqtts && config_parse_listen(c->mqtts, host, sizeof host, &port)) {
-        snprintf(err, errlen, "mqtts: expected HOST:PORT or [IPV6]:PORT, got '%s'", c->mqtts);
-        return UMBRA_ECONFIG;
-    }
-    if (c->https && config_parse_listen(c->https, host, sizeof host, &port)) {
-        snprintf(err, errlen, "https: expected HOST:PORT or [IPV6]:PORT, got '%s'", c->https);
-        return UMBRA_ECONFIG;
+    const struct {
+        const char *key, *spec;
+    } listeners[] = {
+        {"mqtt", c->mqtt}, {"mqtts", c->mqtts}, {"https", c->https}, {"metrics", c->metrics}};
+    for (size_t i = 0; i < sizeof listeners / sizeof listeners[0]; i++) {
+        char host[128];
+        int port;
+        if (listeners[i].spec && config_parse_listen(listeners[i].spec, host, sizeof host, &port)) {
+            snprintf(err, errlen, "%s: expected HOST:PORT or [IPV6]:PORT, got '%s'",
+                     listeners[i].key, listeners[i].spec);
+            return UMBRA_ECONFIG;
+        }
     }
     if (!c->mqtts_profile || !umbra_profile_find(c->mqtts_profile)) {
         snprintf(err, errlen, "mqtts_profile: expected 'mqtt' or 'aws'");

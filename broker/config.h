@@ -19,6 +19,7 @@ struct umbra_config {
     char *mqtts;                  /* X.509 mutual-TLS MQTT listener, default "0.0.0.0:8883" */
     char *mqtts_profile;          /* "aws" (default) or "mqtt" */
     char *https;                  /* HTTPS data-plane listener, default "0.0.0.0:8443" */
+    char *metrics;                /* plain-HTTP metrics and health, default "127.0.0.1:9883" */
     char *hosts;                  /* server certificate names; NULL = loopback + hostname */
     char *tls_cert;               /* server certificate PEM; NULL = DATA_DIR/server.pem */
     char *tls_key;                /* its key; NULL = DATA_DIR/server.key */

@@ -125,7 +125,7 @@ static void on_written(uv_write_t *req, int status)
     c->writing = NULL;
     free(w);
     if (status < 0) {
-        if (status != UV_ECANCELED) conn_close(c, "write failed");
+        if (status != UV_ECANCELED) conn_close_for(c, UMBRA_CLOSE_CONNECTION_LOST, "write failed");
         return;
     }
     if (c->state == CONN_CLOSING) return;
@@ -142,14 +142,14 @@ static bool send_bytes(struct umbra_conn *c, const uint8_t *data, size_t n)
     int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (w == UV_EAGAIN || w == UV_ENOSYS) w = 0;
     if (w < 0) {
-        conn_close(c, "write failed");
+        conn_close_for(c, UMBRA_CLOSE_CONNECTION_LOST, "write failed");
         return false;
     }
     if ((size_t)w == n) return true;
     size_t rest = n - (size_t)w;
     struct conn_write_req *req = malloc(sizeof *req + rest);
     if (!req) {
-        conn_close(c, "out of memory");
+        conn_close_for(c, UMBRA_CLOSE_ERROR, "out of memory");
         return false;
     }
     req->conn = c;
@@ -158,7 +158,7 @@ static bool send_bytes(struct umbra_conn *c, const uint8_t *data, size_t n)
     uv_buf_t rb = uv_buf_init((char *)req->data, (unsigned)rest);
     if (uv_write(&req->req, (uv_stream_t *)&c->tcp, &rb, 1, on_written)) {
         free(req);
-        conn_close(c, "write failed");
+        conn_close_for(c, UMBRA_CLOSE_CONNECTION_LOST, "write failed");
         return false;
     }
     c->writing = req;
@@ -181,7 +181,7 @@ static bool flush_tls(struct umbra_conn *c, size_t n)
 {
     if (n) {
         if (tls_conn_write(c->tls->engine, c->out.data, n)) {
-            conn_close(c, "TLS write failed");
+            conn_close_for(c, UMBRA_CLOSE_TLS, "TLS write failed");
             return false;
         }
         consumed_output(c, n);
@@ -277,8 +277,14 @@ static void detach_session(struct umbra_conn *c)
 
 void conn_close(struct umbra_conn *c, const char *reason)
 {
+    conn_close_for(c, UMBRA_CLOSE_PROTOCOL_ERROR, reason);
+}
+
+void conn_close_for(struct umbra_conn *c, enum umbra_close_reason why, const char *reason)
+{
     if (c->state == CONN_CLOSING) return;
     struct umbra_server *s = conn_listener(c)->server;
+    if (!conn_listener(c)->is_http) s->stats.disconnects[why]++;
     bool was_connected = c->state == CONN_CONNECTED;
     /* Best effort: a CONNACK with an error code, or acks not gated. */
     if (!c->writing) {
@@ -380,7 +386,7 @@ static int dispatch(struct umbra_conn *c, const struct mqtt_frame *f)
     }
     case MQTT_DISCONNECT:
         c->is_clean_disconnect = true;
-        conn_close(c, "client sent DISCONNECT");
+        conn_close_for(c, UMBRA_CLOSE_CLIENT, "client sent DISCONNECT");
         return UMBRA_EPROTOCOL; /* stop reading */
     case MQTT_CONNECT:
         conn_close(c, "second CONNECT");
@@ -436,7 +442,8 @@ static void resume_if_drained(struct umbra_conn *c)
     if (!c->is_read_paused || c->state == CONN_CLOSING || conn_is_congested(c)) return;
     c->is_read_paused = false;
     if (c->is_turn_paused) return; /* the next turn starts it */
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) conn_close(c, "read failed");
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read))
+        conn_close_for(c, UMBRA_CLOSE_ERROR, "read failed");
 }
 
 /*
@@ -467,7 +474,8 @@ void conn_resume_turn(struct umbra_server *s)
         list_remove(&c->turn_link);
         c->is_turn_paused = false;
         if (c->is_read_paused || c->state == CONN_CLOSING) continue;
-        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) conn_close(c, "read failed");
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read))
+            conn_close_for(c, UMBRA_CLOSE_ERROR, "read failed");
     }
 }
 
@@ -494,11 +502,12 @@ static void consume_plaintext(struct umbra_conn *c, const uint8_t *data, size_t 
         pause_if_flooded(c);
         if (c->state == CONN_CLOSING || used == len) return;
         if (!c->in) c->in = calloc(1, sizeof *c->in);
-        if (!c->in || buf_append(c->in, data + used, len - used)) conn_close(c, "out of memory");
+        if (!c->in || buf_append(c->in, data + used, len - used))
+            conn_close_for(c, UMBRA_CLOSE_ERROR, "out of memory");
         return;
     }
     if (buf_append(c->in, data, len)) {
-        conn_close(c, "out of memory");
+        conn_close_for(c, UMBRA_CLOSE_ERROR, "out of memory");
         return;
     }
     size_t used = process(c, c->in->data, c->in->len);
@@ -510,6 +519,14 @@ static void consume_plaintext(struct umbra_conn *c, const uint8_t *data, size_t 
         free(c->in);
         c->in = NULL;
     }
+}
+
+/* A certificate was not admitted: counted by reason and by listener. */
+static void refused_certificate(struct umbra_conn *c, enum umbra_tls_failure reason)
+{
+    struct umbra_server *s = conn_listener(c)->server;
+    s->stats.tls_failures[reason]++;
+    s->stats.auth_failures[conn_listener(c)->is_http]++;
 }
 
 /* Right after the handshake: the registry decides (registered, ACTIVE,
@@ -524,7 +541,8 @@ static bool admit_certificate(struct umbra_conn *c)
                   LOG_STR("address", conn_peer(c, peer, sizeof peer)),
                   LOG_JSON_STR("listener", conn_listener(c)->kind),
                   LOG_STR("reason", "no client certificate"));
-        conn_close(c, "no client certificate");
+        refused_certificate(c, UMBRA_TLS_NO_CLIENT_CERT);
+        conn_close_for(c, UMBRA_CLOSE_CERTIFICATE, "no client certificate");
         return false;
     }
     char id[CERT_ID_HEX_LEN + 1];
@@ -543,13 +561,16 @@ static bool admit_certificate(struct umbra_conn *c)
                   LOG_STR("address", conn_peer(c, peer, sizeof peer)),
                   LOG_JSON_STR("listener", conn_listener(c)->kind), LOG_STR("cert", id),
                   LOG_STR("reason", why));
-        conn_close(c, why);
+        refused_certificate(c, server_certificate_is_known(conn_listener(c)->server, id)
+                                   ? UMBRA_TLS_CERT_NOT_ACTIVE
+                                   : UMBRA_TLS_UNKNOWN_CERT);
+        conn_close_for(c, UMBRA_CLOSE_CERTIFICATE, why);
         return false;
     }
     memcpy(c->tls->cert_id, id, sizeof c->tls->cert_id);
     c->tls->is_admitted = true;
     if (conn_listener(c)->is_http && http_conn_open(c)) {
-        conn_close(c, "out of memory");
+        conn_close_for(c, UMBRA_CLOSE_ERROR, "out of memory");
         return false;
     }
     /* The connect timeout starts now: the handshake had its own. */
@@ -560,7 +581,7 @@ static bool admit_certificate(struct umbra_conn *c)
 static void read_tls(struct umbra_conn *c, const uint8_t *data, size_t len)
 {
     if (tls_conn_feed(c->tls->engine, data, len)) {
-        conn_close(c, "out of memory");
+        conn_close_for(c, UMBRA_CLOSE_ERROR, "out of memory");
         return;
     }
     bool was_established = tls_conn_is_established(c->tls->engine);
@@ -570,10 +591,13 @@ static void read_tls(struct umbra_conn *c, const uint8_t *data, size_t len)
                               conn_listener(c)->server->tls_plain_size, err, sizeof err);
         if (!was_established && tls_conn_is_established(c->tls->engine)) {
             was_established = true;
+            conn_listener(c)->server->stats.tls_handshakes++;
             if (!admit_certificate(c)) return;
         }
         if (n < 0) {
-            conn_close(c, err[0] ? err : "TLS error");
+            if (!was_established)
+                conn_listener(c)->server->stats.tls_failures[UMBRA_TLS_PROTOCOL]++;
+            conn_close_for(c, UMBRA_CLOSE_TLS, err[0] ? err : "TLS error");
             return;
         }
         if (n == 0) break;
@@ -588,7 +612,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 {
     struct umbra_conn *c = (struct umbra_conn *)st;
     if (nread < 0) {
-        conn_close(c, nread == UV_EOF ? "connection closed by client" : uv_strerror((int)nread));
+        conn_close_for(c, UMBRA_CLOSE_CONNECTION_LOST,
+                       nread == UV_EOF ? "connection closed by client" : uv_strerror((int)nread));
         return;
     }
     if (nread == 0 || c->state == CONN_CLOSING) return;
@@ -652,18 +677,20 @@ static void on_connection(uv_stream_t *server_handle, int status)
     s->nconns++;
     record_peer(c);
     if (s->is_stopping || s->nconns > s->cfg->max_connections) {
-        conn_close(c, s->is_stopping ? "server stopping" : "too many connections");
+        conn_close_for(c, s->is_stopping ? UMBRA_CLOSE_SERVER_STOP : UMBRA_CLOSE_LIMIT,
+                       s->is_stopping ? "server stopping" : "too many connections");
         return;
     }
     if (l->tls) {
         c->tls = calloc(1, sizeof *c->tls);
         if (!c->tls || !(c->tls->engine = tls_conn_new(l->tls))) {
-            conn_close(c, "out of memory");
+            conn_close_for(c, UMBRA_CLOSE_ERROR, "out of memory");
             return;
         }
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) conn_close(c, "read failed");
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read))
+        conn_close_for(c, UMBRA_CLOSE_ERROR, "read failed");
 }
 
 int listener_start(struct umbra_server *s, const char *kind, const char *spec,
@@ -735,17 +762,18 @@ void conn_tick(struct umbra_conn *c, uint64_t now_ms)
                           LOG_JSON_STR("listener", conn_listener(c)->kind),
                           LOG_INT("timeout", cfg->tls_handshake_timeout),
                           LOG_JSON_STR("reason", "TLS handshake timeout"));
-                conn_close(c, "TLS handshake timeout");
+                conn_listener(c)->server->stats.tls_failures[UMBRA_TLS_TIMEOUT]++;
+                conn_close_for(c, UMBRA_CLOSE_TIMEOUT, "TLS handshake timeout");
             }
         } else if (conn_listener(c)->is_http) {
             http_conn_tick(c, now_ms);
         } else if (waited >= cfg->connect_timeout * 1000) {
-            conn_close(c, "no CONNECT within the connect timeout");
+            conn_close_for(c, UMBRA_CLOSE_TIMEOUT, "no CONNECT within the connect timeout");
         }
         return;
     }
     if (c->keepalive && (uint32_t)now_ms - c->last_rx_ms >= (uint32_t)c->keepalive * 1500) {
-        conn_close(c, "keepalive timeout");
+        conn_close_for(c, UMBRA_CLOSE_KEEPALIVE, "keepalive timeout");
         return;
     }
     if (c->session)

@@ -135,7 +135,9 @@ bool conn_is_congested(const struct umbra_conn *c);
 void conn_resume_turn(struct umbra_server *s);
 
 /* Close with a reason for the log; sends the will unless the client said
- * DISCONNECT. Safe to call twice. */
+ * DISCONNECT. Safe to call twice. `why` classifies it for the metrics;
+ * conn_close() is a protocol error. */
+void conn_close_for(struct umbra_conn *c, enum umbra_close_reason why, const char *reason);
 void conn_close(struct umbra_conn *c, const char *reason);
 
 /* Called once per loop turn: write the output of every dirty connection. */

@@ -16,6 +16,14 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A CONNECT that does not become a session: counted, then closed. */
+static void end_connect(struct umbra_conn *c, enum umbra_connect_result result,
+                        enum umbra_close_reason why, const char *reason)
+{
+    conn_listener(c)->server->stats.connects[result]++;
+    conn_close_for(c, why, reason);
+}
+
 static void refuse(struct umbra_conn *c, uint8_t rc, const char *why)
 {
     uint8_t pkt[4];
@@ -23,7 +31,12 @@ static void refuse(struct umbra_conn *c, uint8_t rc, const char *why)
     conn_write(c, pkt, sizeof pkt, NULL, 0);
     char reason[96];
     snprintf(reason, sizeof reason, "CONNACK %u: %s", rc, why);
-    conn_close(c, reason);
+    bool is_unavailable = rc == MQTT_CONNACK_UNAVAILABLE;
+    end_connect(c,
+                is_unavailable                    ? UMBRA_CONNECT_UNAVAILABLE
+                : rc == MQTT_CONNACK_BAD_PROTOCOL ? UMBRA_CONNECT_BAD_PROTOCOL
+                                                  : UMBRA_CONNECT_ID_REJECTED,
+                is_unavailable ? UMBRA_CLOSE_ERROR : UMBRA_CLOSE_PROTOCOL_ERROR, reason);
 }
 
 static uint16_t effective_keepalive(const struct umbra_profile *p, uint16_t asked)
@@ -67,7 +80,8 @@ static struct umbra_session *open_session(struct umbra_conn *c, const char *id, 
     if (sess && sess->conn) {
         /* Takeover (MQTT-3.1.4-2): the older connection goes, with its will.
          * A clean session dies with it, so look the id up again. */
-        conn_close(sess->conn, "session taken over by a new connection");
+        conn_close_for(sess->conn, UMBRA_CLOSE_TAKEN_OVER,
+                       "session taken over by a new connection");
         sess = server_session_find(s, id, id_len);
     }
     *present = false;
@@ -122,7 +136,7 @@ int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
         return rc;
     }
     if (rc) {
-        conn_close(c, "malformed CONNECT");
+        end_connect(c, UMBRA_CONNECT_MALFORMED, UMBRA_CLOSE_PROTOCOL_ERROR, "malformed CONNECT");
         return rc;
     }
     const struct mqtt_connect *m = &pkt.u.connect;
@@ -139,7 +153,10 @@ int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
     }
     rc = take_will(c, m);
     if (rc) {
-        conn_close(c, rc == UMBRA_ENOMEM ? "out of memory" : "will not allowed");
+        if (rc == UMBRA_ENOMEM)
+            end_connect(c, UMBRA_CONNECT_UNAVAILABLE, UMBRA_CLOSE_ERROR, "out of memory");
+        else
+            end_connect(c, UMBRA_CONNECT_MALFORMED, UMBRA_CLOSE_PROTOCOL_ERROR, "will not allowed");
         return rc;
     }
     /* iot:Connect on client/ID, and a will needs iot:Publish (and
@@ -157,7 +174,8 @@ int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
           (m->will_retain &&
            !auth_allows(s, auth, POLICY_RETAIN_PUBLISH, m->will_topic.ptr, m->will_topic.len))))) {
         auth_unref(auth);
-        conn_close(c, "not authorized to connect");
+        end_connect(c, UMBRA_CONNECT_NOT_AUTHORIZED, UMBRA_CLOSE_POLICY,
+                    "not authorized to connect");
         return UMBRA_EDENIED;
     }
 
@@ -185,6 +203,7 @@ int handle_connect(struct umbra_conn *c, const struct mqtt_frame *f)
     usage_count(sess->usage, USAGE_MESSAGES, usage_messages(f->body_len));
     s->stats.clients_connected++;
     s->stats.connections_total++;
+    s->stats.connects[UMBRA_CONNECT_ACCEPTED]++;
     if (s->stats.clients_connected > s->stats.clients_maximum)
         s->stats.clients_maximum = s->stats.clients_connected;
 

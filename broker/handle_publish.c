@@ -55,8 +55,9 @@ int handle_publish(struct umbra_conn *c, const struct mqtt_publish *p, const str
         (p->retain &&
          !auth_allows(s, sess->auth, POLICY_RETAIN_PUBLISH, p->topic.ptr, p->topic.len))) {
         s->stats.publish_denied++;
-        conn_close(c, p->retain ? "not authorized to publish (retained) to this topic"
-                                : "not authorized to publish to this topic");
+        conn_close_for(c, UMBRA_CLOSE_POLICY,
+                       p->retain ? "not authorized to publish (retained) to this topic"
+                                 : "not authorized to publish to this topic");
         return UMBRA_EDENIED;
     }
     s->stats.msgs_received++;
@@ -64,6 +65,7 @@ int handle_publish(struct umbra_conn *c, const struct mqtt_publish *p, const str
      * RETAINED message. */
     uint64_t units = usage_messages((uint64_t)p->topic.len + p->payload.len);
     usage_count(sess->usage, USAGE_MESSAGES, p->retain ? 2 * units : units);
+    s->stats.msgs_received_by_qos[p->qos]++;
 
     if (p->qos == 2 && session_incoming_qos2_has(sess, p->packet_id)) {
         send_ack(c, MQTT_PUBREC, p->packet_id); /* a re-send: already routed */
@@ -77,9 +79,12 @@ int handle_publish(struct umbra_conn *c, const struct mqtt_publish *p, const str
         shadow_service_request(s, &st, p->topic.ptr, p->payload.ptr, p->payload.len);
     /* Basic Ingest ($aws/rules/RULE/...) reaches its rule only, never subscribers. */
     bool is_ingest = rules_service_is_ingest(p->topic.ptr, p->topic.len);
-    if (!is_reserved_for_broker(p) && !is_ingest)
+    if (!is_reserved_for_broker(p) && !is_ingest) {
+        s->is_timing_publish = true; /* messages it makes carry their birth time */
         router_publish(s, p->topic.ptr, p->topic.len, p->payload.ptr, p->payload.len, p->qos,
                        p->retain, NULL, false);
+        s->is_timing_publish = false;
+    }
     if (!is_reserved_for_broker(p)) {
         struct rules_origin o = {sess->client_id, c->tls ? c->tls->cert_id : NULL};
         rules_service_message(s, p->topic.ptr, p->topic.len, p->payload.ptr, p->payload.len, &o);
@@ -87,7 +92,7 @@ int handle_publish(struct umbra_conn *c, const struct mqtt_publish *p, const str
     if (p->qos == 0) return 0;
     if (p->qos == 2) {
         if (session_incoming_qos2_add(sess, p->packet_id)) {
-            conn_close(c, "out of memory");
+            conn_close_for(c, UMBRA_CLOSE_ERROR, "out of memory");
             return UMBRA_ENOMEM;
         }
         if (sess->is_persisted)

@@ -95,7 +95,7 @@ int handle_subscribe(struct umbra_conn *c, const struct mqtt_subscribe *sub)
     }
     uint8_t *codes = malloc(sub->count);
     if (!codes) {
-        conn_close(c, "out of memory");
+        conn_close_for(c, UMBRA_CLOSE_ERROR, "out of memory");
         return UMBRA_ENOMEM;
     }
     uint64_t ops_before = persist_op_count(s->persist);

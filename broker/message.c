@@ -13,6 +13,7 @@ struct umbra_msg *msg_new(const char *topic, size_t topic_len, const void *paylo
     m->refs = 1;
     m->persist_refs = 0;
     m->db_id = 0;
+    m->born_ns = 0;
     m->topic_len = (uint16_t)topic_len;
     m->qos = qos;
     m->payload_len = (uint32_t)payload_len;

@@ -20,6 +20,7 @@ struct umbra_msg {
     uint16_t topic_len;
     uint8_t qos; /* QoS it was published with */
     uint32_t payload_len;
+    uint64_t born_ns; /* uv_hrtime() when a client's PUBLISH made it; 0 otherwise */
     char *topic;      /* NUL-terminated; points into this allocation */
     uint8_t *payload; /* points into this allocation */
 };

@@ -62,6 +62,9 @@ int persist_start(struct persist *p, uv_loop_t *loop, persist_committed_fn fn, v
 /* Epoch of the batch being collected, and the last one committed. */
 uint64_t persist_epoch(const struct persist *p);
 uint64_t persist_committed(const struct persist *p);
+/* Nanoseconds the last committed batch took from BEGIN to COMMIT (writer
+ * thread time), for the committed callback to record. */
+uint64_t persist_last_commit_ns(const struct persist *p);
 /* Number of operations recorded so far (to see whether a call added any). */
 uint64_t persist_op_count(const struct persist *p);
 

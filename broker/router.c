@@ -73,9 +73,27 @@ static void write_publish(struct umbra_server *s, struct umbra_conn *c, const ch
     if (n == 0 || n > s->scratch_size) return; /* topics are bounded: cannot happen */
     if (conn_write(c, s->scratch, n, payload, payload_len) == 0) {
         s->stats.msgs_sent++;
+        s->stats.msgs_sent_by_qos[qos]++;
         if (c->session)
             usage_count(c->session->usage, USAGE_MESSAGES, usage_messages(topic_len + payload_len));
     }
+}
+
+/*
+ * Publish-to-delivery latency, sampled: at most one delivery per loop turn
+ * reads the clock, so under load the cost per delivery is a compare. Only
+ * messages a client's PUBLISH made carry a birth time (QoS 1/2, or kept for
+ * a congested or offline subscriber); retained copies and re-sends are not
+ * deliveries of a fresh publish and are left out.
+ */
+static void sample_latency(struct umbra_server *s, const struct umbra_delivery *d)
+{
+    if (!d->msg->born_ns || d->is_dup || d->is_retained ||
+        s->stats.latency_sampled_turn == s->turns)
+        return;
+    s->stats.latency_sampled_turn = s->turns;
+    metrics_histogram_observe(&s->stats.delivery_latency,
+                              (double)(uv_hrtime() - d->msg->born_ns) / 1e9);
 }
 
 static void write_delivery(struct umbra_server *s, struct umbra_conn *c,
@@ -87,6 +105,7 @@ static void write_delivery(struct umbra_server *s, struct umbra_conn *c,
         conn_write(c, pkt, sizeof pkt, NULL, 0);
         return;
     }
+    sample_latency(s, d);
     write_publish(s, c, d->msg->topic, d->msg->topic_len, d->msg->payload, d->msg->payload_len,
                   d->qos, d->packet_id, d->is_retained, d->is_dup);
 }
@@ -131,7 +150,10 @@ static bool can_send_now(const struct umbra_server *s, const struct umbra_sessio
 void router_deliver(struct umbra_server *s, struct umbra_session *sess, struct umbra_msg *msg,
                     uint8_t qos, bool is_retained)
 {
-    if (!sess->conn && qos == 0) return; /* QoS 0 is not kept for offline sessions */
+    if (!sess->conn && qos == 0) {
+        s->stats.dropped[UMBRA_DROP_OFFLINE_QOS0]++; /* QoS 0 is not kept for offline sessions */
+        return;
+    }
     if (can_send_now(s, sess, qos)) {
         if (qos == 0) {
             write_publish(s, sess->conn, msg->topic, msg->topic_len, msg->payload, msg->payload_len,
@@ -145,7 +167,13 @@ void router_deliver(struct umbra_server *s, struct umbra_session *sess, struct u
     struct umbra_delivery d = {.msg = msg_ref(msg), .qos = qos, .is_retained = is_retained};
     persist_new_delivery(s, sess, &d);
     uint64_t seq = d.seq;
-    if (session_enqueue(sess, &s->limits, &d) != 0) {
+    uint64_t dropped_before = sess->dropped;
+    int rc = session_enqueue(sess, &s->limits, &d);
+    /* The queue makes room by dropping its oldest QoS 0 delivery, else the
+     * new one: the metric counts both ($SYS counts only the new one). */
+    s->stats.dropped[rc == UMBRA_ENOMEM ? UMBRA_DROP_OUT_OF_MEMORY : UMBRA_DROP_QUEUE_FULL] +=
+        sess->dropped - dropped_before;
+    if (rc != 0) {
         s->stats.msgs_dropped++;
         if (seq) {
             /* Dropped after being recorded: forget it on disk too. The
@@ -217,9 +245,10 @@ void router_session_offline(struct umbra_server *s, struct umbra_session *sess)
     for (uint32_t i = 0; i < n; i++) {
         struct umbra_delivery d;
         session_dequeue(sess, &d);
-        if (d.qos == 0)
+        if (d.qos == 0) {
+            s->stats.dropped[UMBRA_DROP_OFFLINE_QOS0]++;
             msg_unref(d.msg);
-        else
+        } else
             session_enqueue(sess, &s->limits, &d);
     }
 }
@@ -242,6 +271,7 @@ static void collect_target(void *ctx, void *subscriber, uint8_t qos, unsigned fl
         struct route_target *n = realloc(s->targets, ncap * sizeof *n);
         if (!n) {
             s->stats.msgs_dropped++;
+            s->stats.dropped[UMBRA_DROP_OUT_OF_MEMORY]++;
             return;
         }
         s->targets = n;
@@ -282,8 +312,10 @@ void router_publish(struct umbra_server *s, const char *topic, size_t topic_len,
         if (!msg) {
             log_error("out of memory: message on %.*s dropped", (int)topic_len, topic);
             s->stats.msgs_dropped++;
+            s->stats.dropped[UMBRA_DROP_OUT_OF_MEMORY]++;
             return;
         }
+        if (s->is_timing_publish) msg->born_ns = uv_hrtime();
     }
     if (retain) update_retained(s, topic, topic_len, payload_len, &msg, is_internal);
 
@@ -302,16 +334,21 @@ void router_publish(struct umbra_server *s, const char *topic, size_t topic_len,
             if (!hdr0_len) hdr0_len = encode_qos0_header(s, topic, topic_len, payload_len);
             if (hdr0_len && conn_write(sess->conn, s->hdr0, hdr0_len, payload, payload_len) == 0) {
                 s->stats.msgs_sent++;
+                s->stats.msgs_sent_by_qos[0]++;
                 usage_count(sess->usage, USAGE_MESSAGES, units);
             }
             continue;
         }
-        if (q == 0 && !sess->conn) continue;
+        if (q == 0 && !sess->conn) {
+            s->stats.dropped[UMBRA_DROP_OFFLINE_QOS0]++;
+            continue;
+        }
         if (q == 0 && !session_has_room(sess, &s->limits, payload_len)) {
             /* A congested subscriber's full queue would refuse it anyway:
              * drop it before copying it. This is the flood's common case. */
             sess->dropped++;
             s->stats.msgs_dropped++;
+            s->stats.dropped[UMBRA_DROP_QUEUE_FULL]++;
             continue;
         }
         if (!msg) {
@@ -319,8 +356,10 @@ void router_publish(struct umbra_server *s, const char *topic, size_t topic_len,
             if (!msg) {
                 log_error("out of memory: message on %.*s dropped", (int)topic_len, topic);
                 s->stats.msgs_dropped++;
+                s->stats.dropped[UMBRA_DROP_OUT_OF_MEMORY]++;
                 return;
             }
+            if (s->is_timing_publish) msg->born_ns = uv_hrtime();
         }
         router_deliver(s, sess, msg, q, false);
     }

@@ -26,6 +26,7 @@ struct sql_query;
 struct rule_stats {
     unsigned refs;
     char *name;
+    uint64_t evaluated; /* messages its FROM matched, WHERE evaluated (metrics only) */
     uint64_t matched, succeeded, failed, dropped;
     uint64_t last_warning_ms; /* failures are logged at most once a second per rule */
     uint64_t warnings_not_logged;

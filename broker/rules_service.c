@@ -338,6 +338,7 @@ static void run_rule(struct umbra_server *s, struct rule *r, const struct sql_me
     char *text = NULL;
     /* SELECT * selects the payload itself: only WHERE needs evaluating, and
      * every such rule sends the same JSON, encoded once per message. */
+    r->stats->evaluated++;
     int rc = r->is_star ? sql_where(r->query, m) : sql_evaluate(r->query, m, &result);
     if (rc <= 0) {
         if (rc < 0) log_error("rule %s: out of memory", r->stats->name);
@@ -433,5 +434,18 @@ void rules_service_each_counter(struct umbra_server *s,
         fn(ctx, st->name, "succeeded", st->succeeded);
         fn(ctx, st->name, "failed", st->failed);
         fn(ctx, st->name, "dropped", st->dropped);
+    }
+}
+
+void rules_service_each_rule(struct umbra_server *s,
+                             void (*fn)(void *ctx, const char *rule,
+                                        const struct rules_counts *counts),
+                             void *ctx)
+{
+    for (size_t i = 0; s->rules && i < s->rules->n; i++) {
+        const struct rule_stats *st = s->rules->rules[i].stats;
+        struct rules_counts c = {st->evaluated, st->matched, st->succeeded, st->failed,
+                                 st->dropped};
+        fn(ctx, st->name, &c);
     }
 }

@@ -45,6 +45,17 @@ void rules_service_each_counter(struct umbra_server *s,
                                            uint64_t value),
                                 void *ctx);
 
+/* Each enabled rule's counters, for the metrics. */
+struct rules_counts {
+    uint64_t evaluated;                  /* messages its FROM matched */
+    uint64_t matched;                    /* ... and its WHERE accepted */
+    uint64_t succeeded, failed, dropped; /* action outcomes */
+};
+void rules_service_each_rule(struct umbra_server *s,
+                             void (*fn)(void *ctx, const char *rule,
+                                        const struct rules_counts *counts),
+                             void *ctx);
+
 /* A Basic Ingest topic ($aws/rules/...): handed to rules only, not routed. */
 bool rules_service_is_ingest(const char *topic, size_t topic_len);
 

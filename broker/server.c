@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "error.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "mqtt_codec.h"
 #include "notify.h"
 #include "persist.h"
@@ -97,6 +98,10 @@ int server_init(struct umbra_server *s, uv_loop_t *loop, const struct umbra_conf
         return UMBRA_ENOMEM;
     }
     s->start_ms = wall_ms();
+    metrics_histogram_init(&s->stats.persist_commit, metrics_latency_bounds,
+                           metrics_latency_nbounds);
+    metrics_histogram_init(&s->stats.delivery_latency, metrics_latency_bounds,
+                           metrics_latency_nbounds);
     return 0;
 }
 
@@ -385,6 +390,11 @@ bool server_certificate_allowed(struct umbra_server *s, const char *cert_id, con
     return false;
 }
 
+bool server_certificate_is_known(struct umbra_server *s, const char *cert_id)
+{
+    return s->trust && strmap_get(s->trust, cert_id, strlen(cert_id));
+}
+
 /* Registry changed (umbractl), or a reload asked: reload, and drop
  * connections whose certificate may no longer connect. */
 static void refresh_registry(struct umbra_server *s, bool is_forced)
@@ -410,7 +420,7 @@ static void refresh_registry(struct umbra_server *s, bool is_forced)
             log_event(UMBRA_LOG_WARN, "certificate_closed",
                       "closing connections of certificate {cert}: {reason}",
                       LOG_STR("cert", c->tls->cert_id), LOG_STR("reason", why));
-            conn_close(c, why);
+            conn_close_for(c, UMBRA_CLOSE_CERTIFICATE, why);
         }
         n = next;
     }
@@ -519,15 +529,18 @@ static void announce_first_start(const struct umbra_config *cfg)
              endpoint, port, cfg->data_dir);
 }
 
-/* Where umbractl finds the HTTPS API: DATA_DIR/endpoint-url, the listener's
- * address (a wildcard one as loopback), e.g. "https://127.0.0.1:8443". */
-static void write_endpoint_url(struct umbra_server *s, struct umbra_listener *l)
+/* Where umbractl finds a listener: DATA_DIR/FILE holds its bound address (a
+ * wildcard one as loopback, port 0 as the port the kernel chose), e.g.
+ * endpoint-url "https://127.0.0.1:8443" for the HTTPS API and metrics-url
+ * "http://127.0.0.1:9883/metrics". */
+static void write_url_file(struct umbra_server *s, const uv_tcp_t *tcp, const char *scheme,
+                           const char *suffix, const char *file)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    char ip[INET6_ADDRSTRLEN] = "127.0.0.1", url[128], path[4096];
+    char ip[INET6_ADDRSTRLEN] = "127.0.0.1", url[160], path[4096];
     int port = 0;
-    if (uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len)) return;
+    if (uv_tcp_getsockname(tcp, (struct sockaddr *)&ss, &len)) return;
     if (ss.ss_family == AF_INET6) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
         port = ntohs(a->sin6_port);
@@ -535,14 +548,14 @@ static void write_endpoint_url(struct umbra_server *s, struct umbra_listener *l)
             snprintf(ip, sizeof ip, "::1");
         else
             uv_ip6_name(a, ip, sizeof ip);
-        snprintf(url, sizeof url, "https://[%s]:%d", ip, port);
+        snprintf(url, sizeof url, "%s://[%s]:%d%s", scheme, ip, port, suffix);
     } else {
         struct sockaddr_in *a = (struct sockaddr_in *)&ss;
         port = ntohs(a->sin_port);
         if (a->sin_addr.s_addr != htonl(INADDR_ANY)) uv_ip4_name(a, ip, sizeof ip);
-        snprintf(url, sizeof url, "https://%s:%d", ip, port);
+        snprintf(url, sizeof url, "%s://%s:%d%s", scheme, ip, port, suffix);
     }
-    snprintf(path, sizeof path, "%s/endpoint-url", s->cfg->data_dir);
+    snprintf(path, sizeof path, "%s/%s", s->cfg->data_dir, file);
     FILE *f = fopen(path, "w");
     if (!f || fprintf(f, "%s\n", url) < 0) log_warn("cannot write %s", path);
     if (f) fclose(f);
@@ -608,7 +621,8 @@ static int start_tls_listener(struct umbra_server *s)
     if (cfg->https &&
         (rc = listener_start(s, "https", cfg->https, umbra_profile_find("aws"), s->https_tls)))
         return rc;
-    if (cfg->https) write_endpoint_url(s, s->listeners[s->nlisteners - 1]);
+    if (cfg->https)
+        write_url_file(s, &s->listeners[s->nlisteners - 1]->tcp, "https", "", "endpoint-url");
     return 0;
 }
 
@@ -617,6 +631,7 @@ static int start_tls_listener(struct umbra_server *s)
 static void flush_turn(uv_prepare_t *h)
 {
     struct umbra_server *s = h->data;
+    s->turns++;
     conn_flush_all(s);
     conn_resume_turn(s);
     persist_flush(s->persist);
@@ -624,10 +639,14 @@ static void flush_turn(uv_prepare_t *h)
 
 static void on_committed(void *ctx, uint64_t epoch)
 {
+    struct umbra_server *s = ctx;
+    /* Timed by the writer thread; recorded here, on the loop, lock-free. */
+    metrics_histogram_observe(&s->stats.persist_commit,
+                              (double)persist_last_commit_ns(s->persist) / 1e9);
     /* Gated connections stay on the dirty list; the next turn's flush
      * releases what this commit unblocked. Shadow replies that waited for
      * this batch go out now. */
-    shadow_service_committed(ctx, epoch);
+    shadow_service_committed(s, epoch);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -645,6 +664,7 @@ static void on_tick(uv_timer_t *t)
     rule_counters_update(s);
     usage_meter_tick(s->usage, s->persist, wall_ms(),
                      (s->cfg->usage_flush_interval ? s->cfg->usage_flush_interval : 1) * 1000);
+    metrics_http_tick(s, now);
     if (now - s->last_expiry_scan_ms >= EXPIRY_SCAN_MS) {
         s->last_expiry_scan_ms = now;
         expire_sessions(s, now);
@@ -705,6 +725,23 @@ void server_notify_ready(struct umbra_server *s)
     if (notify_send(state)) log_warn("cannot notify the service manager at $NOTIFY_SOCKET");
 }
 
+/* Last, so that DATA_DIR/metrics-url appears once everything answers. A
+ * data dir that had a metrics listener before loses its file: a health
+ * check must not ask a port some other process may hold now. */
+static int start_metrics_listener(struct umbra_server *s)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics-url", s->cfg->data_dir);
+    if (!s->cfg->metrics) {
+        if (unlink(path) && errno != ENOENT) log_warn("cannot remove %s", path);
+        return 0;
+    }
+    int rc = metrics_http_start(s, s->cfg->metrics);
+    if (rc) return rc;
+    write_url_file(s, &s->metrics->tcp, "http", "/metrics", "metrics-url");
+    return 0;
+}
+
 int server_start(struct umbra_server *s)
 {
     const struct umbra_config *cfg = s->cfg;
@@ -760,6 +797,8 @@ int server_start(struct umbra_server *s)
     if ((cfg->mqtts || cfg->https) && (rc = start_tls_listener(s))) return rc;
     if (s->nlisteners == 0)
         log_warn("no listener configured: pass --mqtts, --https or --mqtt HOST:PORT");
+    if ((rc = start_metrics_listener(s))) return rc;
+    s->is_ready = true;
     server_notify_ready(s);
     return 0;
 }
@@ -769,6 +808,7 @@ void server_stop(struct umbra_server *s)
     if (s->is_stopping) return;
     s->is_stopping = true;
     notify_send("STOPPING=1");
+    metrics_http_stop(s);
     for (int i = 0; i < s->nlisteners; i++)
         listener_close(s->listeners[i]);
     s->nlisteners = 0;
@@ -778,7 +818,7 @@ void server_stop(struct umbra_server *s)
             (struct umbra_conn *)((char *)s->conns.next - offsetof(struct umbra_conn, link));
         /* Wills are for clients that vanish, not for a broker that stops. */
         c->is_clean_disconnect = true;
-        conn_close(c, "server shutting down");
+        conn_close_for(c, UMBRA_CLOSE_SERVER_STOP, "server shutting down");
     }
     if (s->has_handles) {
         uv_prepare_stop(&s->flush_handle);

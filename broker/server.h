@@ -9,6 +9,7 @@
 #define UMBRA_SERVER_H
 
 #include "config.h"
+#include "metrics.h"
 #include "session.h"
 
 #include <stdbool.h>
@@ -24,18 +25,85 @@ struct retain_store;
 struct strmap;
 struct registry;
 struct tls_context;
+struct metrics_http;
 
-/* Counters published on $SYS (and later as metrics). */
+/* Why a connection closed (umbra_disconnects_total{reason}). */
+enum umbra_close_reason {
+    UMBRA_CLOSE_PROTOCOL_ERROR,  /* the default: a packet broke the protocol or a limit */
+    UMBRA_CLOSE_CLIENT,          /* the client sent DISCONNECT */
+    UMBRA_CLOSE_CONNECTION_LOST, /* end of stream, reset, a failed read or write */
+    UMBRA_CLOSE_KEEPALIVE,
+    UMBRA_CLOSE_TIMEOUT, /* no CONNECT, TLS handshake, or HTTP request in time */
+    UMBRA_CLOSE_TAKEN_OVER,
+    UMBRA_CLOSE_POLICY,      /* iot:Connect or iot:Publish denied */
+    UMBRA_CLOSE_CERTIFICATE, /* refused or no longer allowed (revoked, inactive) */
+    UMBRA_CLOSE_TLS,         /* a TLS error */
+    UMBRA_CLOSE_LIMIT,       /* max_connections */
+    UMBRA_CLOSE_SERVER_STOP,
+    UMBRA_CLOSE_ERROR, /* out of memory, or another failure of the broker's own */
+    UMBRA_CLOSE_NREASONS
+};
+
+/* How a CONNECT ended (umbra_connects_total{result}). */
+enum umbra_connect_result {
+    UMBRA_CONNECT_ACCEPTED,
+    UMBRA_CONNECT_BAD_PROTOCOL,   /* CONNACK 1 */
+    UMBRA_CONNECT_ID_REJECTED,    /* CONNACK 2 */
+    UMBRA_CONNECT_UNAVAILABLE,    /* CONNACK 3 */
+    UMBRA_CONNECT_NOT_AUTHORIZED, /* iot:Connect denied: closed without CONNACK, as AWS */
+    UMBRA_CONNECT_MALFORMED,      /* closed without CONNACK: bad packet or will */
+    UMBRA_CONNECT_NRESULTS
+};
+
+/* Why a message was not delivered to a subscriber (umbra_messages_dropped_total). */
+enum umbra_drop_reason {
+    UMBRA_DROP_QUEUE_FULL,   /* the session queue's bounds */
+    UMBRA_DROP_OFFLINE_QOS0, /* QoS 0 is not kept for an offline session */
+    UMBRA_DROP_OUT_OF_MEMORY,
+    UMBRA_DROP_NREASONS
+};
+
+/* Why a TLS connection was not admitted (umbra_tls_handshake_failures_total). */
+enum umbra_tls_failure {
+    UMBRA_TLS_NO_CLIENT_CERT,
+    UMBRA_TLS_UNKNOWN_CERT,    /* not registered */
+    UMBRA_TLS_CERT_NOT_ACTIVE, /* revoked, inactive, expired, not yet valid, or its CA inactive */
+    UMBRA_TLS_PROTOCOL,        /* the handshake failed */
+    UMBRA_TLS_TIMEOUT,
+    UMBRA_TLS_NFAILURES
+};
+
+#define UMBRA_STATS_POLICY_ACTIONS 32 /* >= POLICY_NACTIONS, checked in auth.c */
+
+/*
+ * Counters published on $SYS and as metrics (metrics_scrape.c). Plain
+ * integers incremented on the loop thread: no atomics, no locks, and the
+ * message path only ever adds to a field it already has in cache.
+ */
 struct umbra_stats {
     uint64_t msgs_received;
     uint64_t msgs_sent;
     uint64_t bytes_received;
     uint64_t bytes_sent;
-    uint64_t msgs_dropped;
+    uint64_t msgs_dropped; /* $SYS: every reason but offline_qos0 */
     uint64_t connections_total;
     uint64_t clients_connected;
     uint64_t clients_maximum;
     uint64_t publish_denied; /* PUBLISH refused by policy (the client is disconnected) */
+
+    uint64_t msgs_received_by_qos[3];
+    uint64_t msgs_sent_by_qos[3];
+    uint64_t dropped[UMBRA_DROP_NREASONS];
+    uint64_t connects[UMBRA_CONNECT_NRESULTS];
+    uint64_t disconnects[UMBRA_CLOSE_NREASONS]; /* MQTT listeners only */
+    uint64_t tls_handshakes;                    /* completed, before admission */
+    uint64_t tls_failures[UMBRA_TLS_NFAILURES];
+    uint64_t auth_failures[2]; /* certificates refused: [0] mqtts, [1] https */
+    uint64_t policy_denials[UMBRA_STATS_POLICY_ACTIONS]; /* by enum policy_action */
+    uint64_t shadow_ops[3][2];                           /* [enum shadow_op][is_rejected] */
+    struct metrics_histogram persist_commit;             /* seconds from BEGIN to COMMIT */
+    struct metrics_histogram delivery_latency;           /* seconds from PUBLISH read to written */
+    uint64_t latency_sampled_turn; /* the loop turn that took the last latency sample */
 };
 
 /* Intrusive doubly linked list node. */
@@ -117,6 +185,7 @@ struct umbra_server {
     uv_timer_t sys_timer;
     uv_signal_t sigint_handle, sigterm_handle, sighup_handle;
     bool is_stopping;
+    bool is_ready;    /* server_start finished: listeners up, database open */
     bool has_handles; /* timers, signals and the flush hook are initialised */
 
     /* Shared, reused buffers: one read buffer for all connections (reads are
@@ -131,6 +200,10 @@ struct umbra_server {
     struct route_target *targets;
     uint32_t ntargets, targets_cap;
     uint64_t match_epoch;
+    uint64_t turns;         /* loop turns flushed: one latency sample per turn at most */
+    bool is_timing_publish; /* a client's PUBLISH is being routed: stamp new messages */
+
+    struct metrics_http *metrics; /* the metrics listener (metrics_http.c); NULL when off */
 
     struct umbra_stats stats;
     uint64_t start_ms;
@@ -151,6 +224,8 @@ uint64_t server_now_ms(const struct umbra_server *s);
 /* May a connection with this certificate id be admitted now? Returns true,
  * or false with a static reason for the log. */
 bool server_certificate_allowed(struct umbra_server *s, const char *cert_id, const char **why);
+/* Is the certificate in the trust cache (registered), whatever its status? */
+bool server_certificate_is_known(struct umbra_server *s, const char *cert_id);
 /* Reload the certificate cache if the registry changed, closing connections
  * whose certificate may no longer connect. Cheap when nothing changed. */
 void server_refresh_registry(struct umbra_server *s);

@@ -238,6 +238,7 @@ static void run(struct umbra_server *s, const struct shadow_topic *t, const char
         rc = shadow_delete(stored, name, p, len, now, &fresh, &res);
         break;
     }
+    s->stats.shadow_ops[t->op][rc || res.code]++;
     if (rc) {
         log_error("shadow %s: %s", key, umbra_strerror(rc));
         if (out) *out = (struct shadow_call_result){500, strdup("Internal service failure"), NULL, 0};

@@ -183,6 +183,7 @@ static void do_publish(struct umbra_conn *c, const struct http_request *req,
         return;
     }
     s->stats.msgs_received++;
+    s->stats.msgs_received_by_qos[(unsigned)rt->qos < 3 ? rt->qos : 0]++;
     uint64_t ops_before = persist_op_count(s->persist);
     /* As over MQTT: a shadow request topic reaches the shadow service, and
      * the message is routed like any other (but never into $SYS). */

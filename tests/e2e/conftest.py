@@ -57,7 +57,10 @@ class Broker:
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        cmd = [UMBRAD, "--data-dir", self.data_dir, "--mqtt", self.listen, "--sys-interval", "0"] + self.args
+        # The metrics listener on a free port (DATA_DIR/metrics-url names it):
+        # the default 127.0.0.1:9883 is for production.
+        cmd = [UMBRAD, "--data-dir", self.data_dir, "--mqtt", self.listen, "--sys-interval", "0",
+               "--metrics", "127.0.0.1:0"] + self.args
         # TLS on a free port, or off: the default 0.0.0.0:8883 is for production.
         cmd += ["--mqtts", "127.0.0.1:%d" % self.tls_port if self.tls_port else "off"]
         cmd += ["--https", "127.0.0.1:%d" % self.https_port if self.https_port else "off"]

@@ -120,12 +120,17 @@ def test_certificate_that_is_not_active_is_refused(tls_broker, status):
         out["certificateId"], "REVOKED" if status == "REVOKED" else "not ACTIVE") in b.logs()
 
 
-def test_unregistered_certificate_from_unknown_ca_refused(tls_broker, tmp_path):
-    b = tls_broker
+def unregistered_certificate(directory):
+    """A self-signed certificate no registry knows: (cert path, key path)."""
     subprocess.run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
                    "-keyout k.pem -out c.pem -days 1 -subj /CN=intruder", shell=True,
-                   cwd=tmp_path, check=True, capture_output=True)
-    c, ok, _, _ = paho(b, str(tmp_path / "c.pem"), str(tmp_path / "k.pem"), "intruder")
+                   cwd=directory, check=True, capture_output=True)
+    return str(directory / "c.pem"), str(directory / "k.pem")
+
+
+def test_unregistered_certificate_from_unknown_ca_refused(tls_broker, tmp_path):
+    b = tls_broker
+    c, ok, _, _ = paho(b, *unregistered_certificate(tmp_path), "intruder")
     assert not ok
     c.loop_stop()
     assert "certificate not registered" in b.logs()

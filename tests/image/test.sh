@@ -136,12 +136,16 @@ size=$(ctr image inspect --format '{{.Size}}' "$tag")
 mqtts_port=$(free_port)
 https_port=$(free_port)
 while [ "$https_port" = "$mqtts_port" ]; do https_port=$(free_port); done
+metrics_port=$(free_port)
+while [ "$metrics_port" = "$mqtts_port" ] || [ "$metrics_port" = "$https_port" ]; do
+    metrics_port=$(free_port)
+done
 mapfile -t run_flags < <(ctr_run_flags)
 if [ "$ENGINE" = podman ]; then
     # Host networking: the ports go to umbrad through its environment, on
     # loopback only.
     run_flags+=(-e "UMBRA_MQTTS=127.0.0.1:$mqtts_port" -e "UMBRA_HTTPS=127.0.0.1:$https_port"
-        --no-healthcheck)
+        -e "UMBRA_METRICS=127.0.0.1:$metrics_port" --no-healthcheck)
 else
     run_flags+=(-p "127.0.0.1:$mqtts_port:8883" -p "127.0.0.1:$https_port:8443")
 fi
@@ -198,11 +202,14 @@ https "https://localhost:$https_port/things/ImageSensor/shadow" | grep -q '"moti
     fail "the shadow does not hold the update"
 
 step "health"
-if ctr exec "$name" test -f /var/lib/umbra/metrics-url; then
-    [ "$(ctl health)" = ok ] || fail "umbractl health did not say ok"
-else
-    echo "note: skipped: umbrad wrote no /var/lib/umbra/metrics-url (no metrics listener)"
-fi
+# The metrics listener is on by default (loopback, inside the container):
+# the image's HEALTHCHECK depends on it.
+ctr exec "$name" test -f /var/lib/umbra/metrics-url ||
+    fail "umbrad wrote no /var/lib/umbra/metrics-url"
+health=$(ctl health) || fail "umbractl health failed: $health"
+[ "$health" = ok ] || fail "umbractl health said '$health', not ok"
+ctr exec "$name" cat /var/lib/umbra/metrics-url | grep -q '^http://127\.0\.0\.1:[0-9]*/metrics$' ||
+    fail "metrics-url is not the loopback listener"
 
 step "restart"
 stop_container
